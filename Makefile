@@ -1,0 +1,55 @@
+# Thin wrappers; every target sets up what it needs on a clean machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup lab release test lint grade bench lock clean
+
+setup: $(STAMP)
+
+# The virtual environment is rebuilt whenever the lock or the package metadata changes.
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet --require-virtualenv -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+## Start JupyterLab on the student notebooks (e.g. make lab LAB_ARGS="--no-browser --port 9000").
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=course $(LAB_ARGS)
+
+## Regenerate course/ (student versions) from solutions/ with nbgrader generate_assignment.
+release: setup
+	$(BIN)/python -m grader release
+
+## The whole test suite (what CI runs).
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+
+## Grade a folder of submissions: make grade SUBMISSIONS=path/to/submitted OUT=grading
+SUBMISSIONS ?= submitted
+OUT ?= grading
+grade: setup
+	$(BIN)/python -m grader grade $(SUBMISSIONS) --out $(OUT)
+
+bench: setup
+	$(BIN)/python benchmarks/bench_notebooks.py
+	$(BIN)/python benchmarks/bench_sliders.py
+
+## Re-pin every dependency after editing pyproject.toml (then update environment.yml to match).
+lock:
+	rm -rf /tmp/dlcourse-lock && $(PYTHON) -m venv /tmp/dlcourse-lock
+	/tmp/dlcourse-lock/bin/pip install --quiet ".[course,dev]"
+	{ head -n 2 requirements.lock; /tmp/dlcourse-lock/bin/pip freeze --exclude-editable | grep -v '^dlcourse' | sed 's/+cpu$$//'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
