@@ -50,6 +50,8 @@ lock:
 	/tmp/dlcourse-lock/bin/pip install --quiet ".[course,dev]"
 	{ head -n 2 requirements.lock; /tmp/dlcourse-lock/bin/pip freeze --exclude-editable | grep -v '^dlcourse' | sed 's/+cpu$$//'; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock
+	{ head -n 8 environment.yml; grep -v '^#' requirements.lock | grep . | sed 's/^/      - /'; } > environment.yml.new
+	mv environment.yml.new environment.yml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -54,22 +54,22 @@ class Comparison:
 
 
 def _shape_hint(actual: tuple[int, ...], expected: tuple[int, ...]) -> str:
-    if len(actual) == len(expected) == 2 and actual == expected[::-1]:
-        return " The dimensions are swapped: is a matrix transposed (W vs W.T, or x @ W vs W @ x)?"
-    if sorted(actual) == sorted(expected):
-        return " The same dimensions in another order: check which axis is which."
-    if int(np.prod(actual)) == int(np.prod(expected)):
-        return " Same number of elements, other shape: a reshape or flatten went wrong."
-    if len(actual) == len(expected) - 1 and actual == expected[1:]:
-        return " The first (batch) dimension is missing: did you reduce over the batch?"
-    if len(actual) == len(expected) + 1 and 1 in actual:
-        return " There is an extra dimension of size 1: use a 1-D vector, or squeeze it."
-    if len(actual) + 1 == len(expected) and 1 in expected:
-        return " A dimension of size 1 is missing: keepdims=True, or reshape."
     if len(actual) == 0 and len(expected) > 0:
         return " You returned a single number where an array was expected: did you sum or average too early?"
     if len(expected) == 0 and len(actual) > 0:
         return " A single number was expected: did you forget to reduce (sum or mean)?"
+    if len(actual) == len(expected) == 2 and actual == expected[::-1]:
+        return " The dimensions are swapped: is a matrix transposed (W vs W.T, or x @ W vs W @ x)?"
+    if sorted(actual) == sorted(expected):
+        return " The same dimensions in another order: check which axis is which."
+    if tuple(d for d in actual if d != 1) == tuple(d for d in expected if d != 1):
+        if len(actual) > len(expected):
+            return " There is an extra dimension of size 1: use a 1-D vector, or squeeze it."
+        return " A dimension of size 1 is missing: keepdims=True, or reshape."
+    if int(np.prod(actual)) == int(np.prod(expected)):
+        return " Same number of elements, other shape: a reshape or flatten went wrong."
+    if len(actual) == len(expected) - 1 and actual == expected[1:]:
+        return " The first (batch) dimension is missing: did you reduce over the batch?"
     return ""
 
 

@@ -81,7 +81,7 @@ def encode(obj: Any, _depth: int = 0) -> Any:
         f = float(obj)
         return f if np.isfinite(f) else {"__float__": repr(f)}
     if isinstance(obj, np.ndarray) or isinstance(obj, np.generic):
-        arr = np.ascontiguousarray(obj)
+        arr = np.asarray(obj)  # keeps 0-d arrays 0-d (ascontiguousarray would not)
         name = arr.dtype.name
         if name not in DTYPES:
             raise ProtocolError(f"arrays of dtype {name} cannot be sent")
@@ -89,7 +89,7 @@ def encode(obj: Any, _depth: int = 0) -> Any:
             "__array__": {
                 "dtype": name,
                 "shape": list(arr.shape),
-                "data": base64.b64encode(arr.astype(arr.dtype.newbyteorder("<")).tobytes()).decode(),
+                "data": base64.b64encode(arr.astype(arr.dtype.newbyteorder("<"), order="C").tobytes()).decode(),
             }
         }
     if isinstance(obj, (list, tuple)):

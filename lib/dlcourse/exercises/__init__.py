@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Case", "Exercise", "Mistake", "get", "register", "all_exercises"]
+__all__ = ["Case", "Exercise", "Mistake", "all_exercises", "get", "register"]
 
 # Notebook topic -> module holding its exercises, in teaching order.
 TOPICS = {

@@ -1,0 +1,50 @@
+"""Command line: ``python -m grader {release,grade} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader.course import COURSE
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    rel = sub.add_parser("release", help="regenerate course/ (student versions) from solutions/")
+    rel.add_argument("--check", action="store_true", help="only report whether course/ is up to date")
+    rel.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+
+    gr = sub.add_parser("grade", help="auto-grade a folder of submissions: STUDENT/ASSIGNMENT/NOTEBOOK.ipynb")
+    gr.add_argument("submissions", type=Path, help="folder of student_id/assignment/ folders")
+    gr.add_argument("--out", type=Path, default=Path("grading"),
+                    help="grading folder: gradebook.db, grades.csv, results.csv, feedback/ (default: grading)")
+    gr.add_argument("--assignment", action="append", dest="only", help="grade only this assignment (repeatable)")
+    gr.add_argument("--cell-timeout", type=int, default=120, help="seconds one cell may run (default 120)")
+
+    args = parser.parse_args(argv)
+    if args.command == "release":
+        from grader import release
+
+        if args.check:
+            problems = release.stale()
+            for p in problems:
+                print(p)
+            print("course/ is up to date" if not problems else f"{len(problems)} file(s) out of date: run make release")
+            return 1 if problems else 0
+        ids = release.generate(COURSE, only=args.assignments or None)
+        print(f"regenerated {', '.join(ids)} into {COURSE}")
+        return 0
+
+    from grader.pipeline import grade_batch
+
+    if not args.submissions.is_dir():
+        print(f"error: {args.submissions} is not a folder of student_id/assignment/ submissions", file=sys.stderr)
+        return 2
+    subs = grade_batch(args.submissions, args.out, only=args.only, cell_timeout=args.cell_timeout)
+    graded = sum(s.status == "graded" for s in subs)
+    print(f"{graded} of {len(subs)} submission(s) graded; grades in {args.out / 'grades.csv'}, "
+          f"reasons in {args.out / 'results.csv'}, feedback in {args.out / 'feedback'}")
+    return 0

@@ -1,0 +1,311 @@
+"""Grading as a pipeline of small named steps.
+
+Once per batch, ``prepare`` copies the trusted source notebooks into the
+grading folder and records them in the gradebook (nbgrader
+generate_assignment). Then, for every submission, the steps of ``STEPS`` run
+in order; a step that fails ends that submission with a status and a reason,
+and the batch goes on. Last, ``export`` writes the grade tables.
+
+The grading folder (``--out``) is an nbgrader course directory:
+
+    source/<assignment>/            trusted copy of solutions/
+    submitted/<student>/<assignment>/   the submissions, copied in
+    autograded/, feedback/          written by nbgrader
+    protocol/<student>/<assignment>/    hidden inputs and recorded results
+    gradebook.db, grades.csv, results.csv, results.json, logs/
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from dlcourse.checks import protocol
+from grader import hidden, verdict
+from grader.course import COURSE_ID, SOLUTIONS, assignments, nbgrader_config
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+
+
+class StepError(Exception):
+    """A submission cannot go on; the message is the reason the student and instructor see."""
+
+
+@dataclass
+class Workspace:
+    root: Path
+    cell_timeout: int = 120
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.root / 'gradebook.db'}"
+
+    @property
+    def secret(self) -> bytes:
+        path = self.root / ".grader_secret"
+        if not path.exists():
+            path.write_bytes(secrets.token_bytes(32))
+            path.chmod(0o600)
+        return path.read_bytes()
+
+    def api(self):
+        from nbgrader.apps import NbGraderAPI
+
+        return NbGraderAPI(config=nbgrader_config(self.root, db_url=self.db_url, cell_timeout=self.cell_timeout))
+
+    def source_notebooks(self, assignment: str) -> list[Path]:
+        return sorted((self.root / "source" / assignment).glob("*.ipynb"))
+
+    def protocol_dir(self, student: str, assignment: str) -> Path:
+        return self.root / "protocol" / student / assignment
+
+    def log(self, student: str, assignment: str, text: str) -> None:
+        logs = self.root / "logs"
+        logs.mkdir(exist_ok=True)
+        with open(logs / f"{student}__{assignment}.log", "a") as f:
+            f.write(text.rstrip() + "\n")
+
+
+@dataclass
+class Submission:
+    student: str
+    assignment: str
+    path: Path
+    status: str = "pending"
+    reason: str = ""
+    score: float = 0.0
+    max_score: float = 0.0
+    cells: list[dict] = field(default_factory=list)
+    cases: dict[str, list[dict]] = field(default_factory=dict, repr=False)
+
+    def summary(self) -> dict:
+        d = asdict(self)
+        d.pop("cases")
+        d["path"] = str(self.path)
+        return d
+
+
+# -- once per batch ------------------------------------------------------------
+
+def prepare(ws: Workspace, assignment_ids: list[str], source: Path = SOLUTIONS) -> None:
+    """Copy the trusted notebooks in and record their cells in the gradebook."""
+    ws.root.mkdir(parents=True, exist_ok=True)
+    api = ws.api()
+    for aid in assignment_ids:
+        src, dst = source / aid, ws.root / "source" / aid
+        if dst.exists():
+            shutil.rmtree(dst)
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        result = api.generate_assignment(aid, force=True, create=True)
+        if not result["success"]:
+            raise RuntimeError(f"could not record {aid} in the gradebook:\n{result.get('log', '')}{result.get('error', '')}")
+
+
+def discover(submissions: Path, known: list[str]) -> list[Submission]:
+    """Every student_id/assignment folder under ``submissions``, known assignments only."""
+    found = []
+    for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
+        for adir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
+            sub = Submission(student_dir.name, adir.name, adir)
+            if adir.name not in known:
+                sub.status, sub.reason = "skipped", f"unknown assignment {adir.name!r} (known: {', '.join(known)})"
+            found.append(sub)
+    return found
+
+
+# -- the steps, in order -----------------------------------------------------------
+
+def check_ids(ws: Workspace, sub: Submission) -> None:
+    """Ids become folder names and database keys: allow only plain ones."""
+    for what, value in (("student id", sub.student), ("assignment id", sub.assignment)):
+        if not _ID.match(value):
+            raise StepError(f"invalid {what} {value!r}: use letters, digits, '_', '-' and '.'")
+
+
+def stage(ws: Workspace, sub: Submission) -> None:
+    """Copy the submission into submitted/ (a fresh copy each time: regrading loses nothing)."""
+    dest = ws.root / "submitted" / sub.student / sub.assignment
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(sub.path, dest, symlinks=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    expected = {p.name for p in ws.source_notebooks(sub.assignment)}
+    present = {p.name for p in dest.glob("*.ipynb")}
+    notes = []
+    for name in sorted(expected & present):
+        try:
+            nbformat.read(str(dest / name), as_version=4)
+        except Exception as exc:
+            raise StepError(f"{name} is not a readable notebook ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not expected & present:
+        raise StepError(f"no notebook of {sub.assignment} in the submission (expected {', '.join(sorted(expected))})")
+    missing = expected - present
+    if missing:
+        notes.append(f"missing notebook(s) scored 0: {', '.join(sorted(missing))}")
+    sub.reason = "; ".join(notes)
+
+
+def write_hidden_inputs(ws: Workspace, sub: Submission) -> None:
+    """Draw this student's hidden cases (secret seed) and hand them to the kernel as data."""
+    sub.cases = {}
+    for nb in ws.source_notebooks(sub.assignment):
+        for cell in hidden.graded_test_cells(nb).values():
+            for name in cell["exercises"]:
+                seed = verdict.seed_for(ws.secret, sub.assignment, sub.student, name)
+                sub.cases[name] = verdict.hidden_cases(name, seed)
+    verdict.write_inputs(ws.protocol_dir(sub.student, sub.assignment), sub.cases)
+
+
+@contextlib.contextmanager
+def _kernel_env(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def autograde(ws: Workspace, sub: Submission) -> None:
+    """nbgrader autograde: restore locked and test cells from source, execute the notebook."""
+    env = {protocol.ENV_VAR: str(ws.protocol_dir(sub.student, sub.assignment)), "MPLBACKEND": "Agg"}
+    with _kernel_env(env):
+        result = ws.api().autograde(sub.assignment, sub.student, force=True, create=True)
+    ws.log(sub.student, sub.assignment, result.get("log", ""))
+    if not result["success"]:
+        ws.log(sub.student, sub.assignment, result.get("error", ""))
+        raise StepError("nbgrader could not execute the notebook: " + _last_line(result.get("log", "") + result.get("error", "")))
+
+
+def judge(ws: Workspace, sub: Submission) -> None:
+    """Compare the recorded results with the reference here, and write the points."""
+    from nbgrader.api import Gradebook
+
+    pdir = ws.protocol_dir(sub.student, sub.assignment)
+    with Gradebook(ws.db_url, COURSE_ID) as gb:
+        for nb_path in ws.source_notebooks(sub.assignment):
+            nb_id = nb_path.stem
+            graded = hidden.graded_test_cells(nb_path)
+            done = ws.root / "autograded" / sub.student / sub.assignment / nb_path.name
+            nb = nbformat.read(str(done), as_version=4) if done.exists() else None
+            for grade_id, cell in graded.items():
+                v = verdict.judge_cell(grade_id, cell["points"], cell["exercises"], sub.cases, pdir)
+                grade = gb.find_grade(grade_id, nb_id, sub.assignment, sub.student)
+                grade.auto_score = v.score
+                grade.needs_manual_grade = False
+                sub.cells.append({"notebook": nb_id, "grade_id": grade_id, "score": v.score,
+                                  "points": v.points, "reasons": v.reasons})
+                if nb is not None:
+                    _attach(nb, grade_id, v.text())
+            gb.db.commit()
+            if nb is not None:
+                nbformat.write(nb, str(done))
+
+
+def _attach(nb, grade_id: str, text: str) -> None:
+    """Show the verdict under its test cell, so the feedback says why."""
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text="\n" + text + "\n"))
+
+
+def feedback(ws: Workspace, sub: Submission) -> None:
+    result = ws.api().generate_feedback(sub.assignment, sub.student, force=True)
+    if not result["success"]:
+        ws.log(sub.student, sub.assignment, result.get("log", "") + result.get("error", ""))
+        raise StepError("could not write the feedback: " + _last_line(result.get("log", "")))
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else "no details"
+
+
+Step = Callable[[Workspace, Submission], None]
+STEPS: list[Step] = [check_ids, stage, write_hidden_inputs, autograde, judge, feedback]
+
+
+def grade_one(ws: Workspace, sub: Submission, steps: list[Step] = STEPS) -> Submission:
+    """Run the steps; never raises for a bad submission."""
+    if sub.status == "skipped":
+        return sub
+    for step in steps:
+        try:
+            step(ws, sub)
+        except StepError as exc:
+            sub.status, sub.reason = "error", f"{step.__name__}: {exc}"
+            _zero(ws, sub)
+            break
+        except Exception as exc:  # a grader bug must not stop the batch either
+            sub.status, sub.reason = "error", f"{step.__name__}: internal error {type(exc).__name__}: {exc}"
+            ws.log(sub.student, sub.assignment, sub.reason)
+            _zero(ws, sub)
+            break
+    else:
+        sub.status = "graded"
+    _totals(ws, sub)
+    return sub
+
+
+def _zero(ws: Workspace, sub: Submission) -> None:
+    """A submission that could not be graded scores 0 in the gradebook (so export shows it)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    if not _ID.match(sub.student):
+        return
+    with Gradebook(ws.db_url, COURSE_ID) as gb:
+        gb.update_or_create_student(sub.student)
+        try:
+            submission = gb.update_or_create_submission(sub.assignment, sub.student)
+        except MissingEntry:
+            return
+        for nb in submission.notebooks:
+            for grade in nb.grades:
+                if grade.auto_score is None or grade.cell.cell_type == "code":
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+        gb.db.commit()
+
+
+def _totals(ws: Workspace, sub: Submission) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(ws.db_url, COURSE_ID) as gb:
+        try:
+            s = gb.find_submission(sub.assignment, sub.student)
+        except MissingEntry:
+            return
+        sub.score, sub.max_score = float(s.score), float(s.max_score)
+
+
+def grade_batch(submissions: Path, out: Path, *, only: list[str] | None = None,
+                cell_timeout: int = 120, source: Path = SOLUTIONS) -> list[Submission]:
+    """Grade every submission under ``submissions`` into the grading folder ``out``."""
+    from grader import report
+
+    ws = Workspace(out.resolve(), cell_timeout=cell_timeout)
+    known = only or assignments(source)
+    subs = discover(submissions, known)
+    prepare(ws, sorted({s.assignment for s in subs if s.status != "skipped"}), source)
+    for sub in subs:
+        grade_one(ws, sub)
+        print(f"{sub.student}/{sub.assignment}: {sub.status} {sub.score:g}/{sub.max_score:g}"
+              + (f" ({sub.reason})" if sub.reason else ""), flush=True)
+    report.export(ws, subs)
+    return subs
+
+
+def load_results(out: Path) -> list[dict]:
+    return json.loads((out / "results.json").read_text())

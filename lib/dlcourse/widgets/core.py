@@ -1,0 +1,255 @@
+"""The base of every slider-driven view: a figure, its sliders, and in-place updates.
+
+A :class:`View` owns one matplotlib :class:`~matplotlib.figure.Figure` made
+without pyplot, so building a view never touches the notebook's current
+figure, its backend or its other plots. Subclasses draw their artists once in
+``__init__`` and, in :meth:`View.update`, only change their data
+(``set_data``, ``set_ydata``, ``set_offsets``, ``set_text``, ``set_array``):
+rebuilding axes costs several times more than redrawing them, and a slider
+update has a 50 ms budget (DESIGN.md, "Budgets").
+
+Until :meth:`View.widget` is called the figure sits on an Agg canvas, so
+everything (tests, benchmarks, nbgrader executing a notebook) runs headless.
+:meth:`View.widget` then attaches an ipympl canvas, which makes the figure one
+live widget that redraws in place, or, without ipympl, falls back to an
+``ipywidgets.Output`` showing a PNG of the figure after each change.
+
+Why no blitting: the ipympl canvas (``FigureCanvasWebAggCore``) declares
+``supports_blit = False``, so in a notebook every change is a full redraw of
+the figure anyway. The views keep that redraw cheap instead: two or three
+panels, static backgrounds precomputed, fixed axis limits.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = ["SliderSpec", "View", "WithFallback", "show"]
+
+# name -> (kind, min, max, step, default, description); kind is "int", "float"
+# or "log" (a FloatLogSlider: min, max and default are values, step is in decades).
+SliderSpec = tuple[str, float, float, float, float, str]
+
+# Numbers for the ipympl figure managers. They are never registered with
+# pyplot's figure list (Gcf), so they only label the canvas; start high so a
+# label never reads like one of the notebook's pyplot figures.
+_FIGURE_NUMBERS = itertools.count(1001)
+
+
+class View:
+    """A figure whose artists follow a set of sliders.
+
+    Subclasses set ``self.sliders`` (a dict of :data:`SliderSpec`), build their
+    artists on ``self.fig`` and implement :meth:`update`.
+    """
+
+    # Whether dragging a slider redraws on every intermediate value. True suits
+    # views that update within the budget; the PNG fallback never does it.
+    continuous_update: ClassVar[bool] = True
+
+    def __init__(self, sliders: dict[str, SliderSpec], figsize: tuple[float, float]) -> None:
+        self.sliders = dict(sliders)
+        self.params: dict[str, float] = {name: spec[4] for name, spec in self.sliders.items()}
+        self.fig = Figure(figsize=figsize, dpi=100)
+        FigureCanvasAgg(self.fig)  # attaches itself as fig.canvas
+        self.controls: dict[str, Any] = {}  # slider name -> ipywidgets slider, once built
+        self._widget: Any = None
+        self._output: Any = None  # the ipywidgets.Output of the fallback, if used
+
+    # -- what subclasses implement ---------------------------------------------------
+
+    def update(self, **params: float) -> None:
+        """Recompute for these slider values and change the artists' data in place.
+
+        Missing values keep their current setting (see :meth:`merge`). Never
+        clear or rebuild axes here.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement update(**params)")
+
+    # -- helpers for subclasses ------------------------------------------------------
+
+    def merge(self, params: dict[str, float]) -> dict[str, float]:
+        """The full parameter set: current values overridden by ``params``, then stored."""
+        unknown = set(params) - set(self.sliders)
+        if unknown:
+            raise TypeError(f"unknown slider(s) {sorted(unknown)}; known: {sorted(self.sliders)}")
+        for name, value in params.items():
+            kind = self.sliders[name][0]
+            self.params[name] = int(value) if kind == "int" else float(value)
+        return dict(self.params)
+
+    # -- drawing -----------------------------------------------------------------------
+
+    def draw(self) -> None:
+        """Show the updated artists: a (deferred) redraw of the canvas, or a new PNG."""
+        if self._output is not None:
+            self._show_png()
+        else:
+            # Agg: draws now. ipympl: asks the browser, which requests one redraw
+            # for however many changes arrived meanwhile.
+            self.fig.canvas.draw_idle()
+
+    def widget(self, interactive: bool | None = None) -> Any:
+        """The sliders above the figure, as one ``ipywidgets.VBox`` (built once).
+
+        ``interactive``: None picks ipympl when it is importable; True requires
+        it; False uses the ``Output`` fallback. Works without a browser (nbclient,
+        nbgrader, tests): nothing here waits for a frontend.
+        """
+        if self._widget is not None:
+            return self._widget
+        import ipywidgets
+
+        backend = _ipympl_backend() if interactive in (None, True) else None
+        if interactive and backend is None:
+            raise ImportError("interactive=True needs ipympl (pip install ipympl)")
+        if backend is not None:
+            figure_widget = self._attach_ipympl(backend)
+            continuous = self.continuous_update
+        else:
+            self._output = ipywidgets.Output()
+            figure_widget = self._output
+            continuous = False  # a PNG per intermediate value would lag behind the mouse
+        for name, spec in self.sliders.items():
+            self.controls[name] = _make_slider(spec, self.params[name], continuous)
+            self.controls[name].observe(self._on_slider(name), names="value")
+        self._widget = ipywidgets.VBox([*self.controls.values(), figure_widget])
+        self.draw()
+        return self._widget
+
+    def _on_slider(self, name: str) -> Callable[[dict[str, Any]], None]:
+        def on_change(change: dict[str, Any]) -> None:
+            self.update(**{name: change["new"]})
+            self.draw()
+
+        return on_change
+
+    def _attach_ipympl(self, backend: Any) -> Any:
+        manager = backend.new_figure_manager_given_figure(next(_FIGURE_NUMBERS), self.fig)
+        # In interactive mode ipympl also queues the figure to be displayed after
+        # the cell; it is already inside our VBox, so take it off that queue.
+        queue = getattr(getattr(backend, "_Backend_ipympl", None), "_to_show", [])
+        while self.fig in queue:
+            queue.remove(self.fig)
+        canvas = manager.canvas
+        canvas.header_visible = False  # the label would read "Figure 1001"
+        canvas.footer_visible = False
+        canvas.resizable = False  # a resize re-lays out nothing; keep the designed size
+        return canvas
+
+    def _show_png(self) -> None:
+        from IPython.display import Image, display
+
+        buf = io.BytesIO()
+        self.fig.savefig(buf, format="png")
+        with self._output:
+            self._output.clear_output(wait=True)  # replace, without flicker
+            display(Image(data=buf.getvalue()))
+
+
+def show(view: View) -> None:
+    """Display a view's widget in the notebook (``IPython.display.display``)."""
+    from IPython.display import display
+
+    display(view.widget())
+
+
+def _make_slider(spec: SliderSpec, value: float, continuous: bool) -> Any:
+    import ipywidgets
+
+    kind, lo, hi, step, _, description = spec
+    common = {"description": description, "continuous_update": continuous,
+              "style": {"description_width": "initial"}}
+    if kind == "int":
+        return ipywidgets.IntSlider(value=int(value), min=int(lo), max=int(hi), step=int(step),
+                                    **common)
+    if kind == "float":
+        return ipywidgets.FloatSlider(value=value, min=lo, max=hi, step=step, **common)
+    if kind == "log":
+        return ipywidgets.FloatLogSlider(value=value, base=10, min=np.log10(lo),
+                                         max=np.log10(hi), step=step, readout_format=".3g",
+                                         **common)
+    raise ValueError(f"unknown slider kind {kind!r}; use 'int', 'float' or 'log'")
+
+
+def _ipympl_backend() -> Any:
+    """``ipympl.backend_nbagg``, or None; imported without switching matplotlib's backend.
+
+    ``import ipympl`` calls ``matplotlib.use("module://ipympl.backend_nbagg")``
+    when matplotlib is already imported, which would turn the notebook's
+    inline pyplot figures into widgets. Only the canvas class is wanted here,
+    so the previous backend setting is put back.
+    """
+    import matplotlib
+
+    before = matplotlib.rcParams._get_backend_or_none()  # None: not resolved yet ("auto")
+    fallback = matplotlib.rcParams["backend_fallback"]
+    try:
+        import ipympl.backend_nbagg as backend
+    except ImportError:
+        return None
+    finally:
+        if matplotlib.rcParams._get_backend_or_none() != before:
+            _restore_backend(before)
+        matplotlib.rcParams["backend_fallback"] = fallback
+    return backend
+
+
+def _restore_backend(name: str | None) -> None:
+    import sys
+
+    import matplotlib
+    from matplotlib import rcsetup
+
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None and name is not None:
+        pyplot.switch_backend(name)
+    else:
+        matplotlib.rcParams["backend"] = name or rcsetup._auto_backend_sentinel
+
+
+class WithFallback:
+    """A student's function, with the reference standing in until it works.
+
+    Calling it runs the student's function when there is one; if that raises
+    (``NotImplementedError``: a stub not yet done) or returns the wrong shape,
+    the reference runs instead and :attr:`note` says why, for the figure title.
+    """
+
+    def __init__(self, name: str, student: Callable[..., Any] | None,
+                 reference: Callable[..., Any]) -> None:
+        self.name = name
+        self.student = student
+        self.reference = reference
+        self.note = ""  # why the last call used the reference; "" when it did not
+
+    def __call__(self, *args: Any, shape: tuple[int, ...] | None = None,
+                 finite: bool = False) -> np.ndarray:
+        """The result as a float array; ``shape``/``finite``: what a valid result must be."""
+        self.note = ""
+        if self.student is not None:
+            try:
+                out = np.asarray(self.student(*args), dtype=np.float64)
+            except NotImplementedError:
+                self.note = f"your {self.name} is not done yet"
+            except Exception as exc:  # any bug in student code: say so, never crash the view
+                self.note = f"your {self.name} raised {type(exc).__name__}"
+            else:
+                if shape is not None and out.shape != shape:
+                    self.note = f"your {self.name} returned shape {out.shape}, not {shape}"
+                elif finite and not np.all(np.isfinite(out)):
+                    self.note = f"your {self.name} returned inf/nan"
+                else:
+                    return out
+        return np.asarray(self.reference(*args), dtype=np.float64)
+
+    def title_note(self) -> str:
+        """``"(using the reference: <why>)"`` after a fallback, else ``""``."""
+        return f"(using the reference: {self.note})" if self.note else ""

@@ -1,0 +1,73 @@
+"""dlcourse.checks.compare: comparisons that fail with messages pointing at the mistake."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcourse import checks
+from dlcourse.checks.compare import compare, compare_outputs, flatten_outputs
+
+
+def test_rel_error():
+    assert checks.rel_error(np.ones(3), np.ones(3)) == 0
+    assert checks.rel_error(np.array([1.0]), np.array([1.1])) == pytest.approx(0.1 / 2.1)
+    with pytest.raises(ValueError, match="equal shapes"):
+        checks.rel_error(np.ones(2), np.ones(3))
+
+
+def test_match_passes_and_mismatch_names_the_first_bad_value():
+    assert compare(np.array([1.0, 2.0]), np.array([1.0, 2.0])).ok
+    r = compare(np.array([1.0, 2.5]), np.array([1.0, 2.0]), name="out")
+    assert not r.ok and "index (1,)" in r.message and "got 2.5" in r.message
+
+
+@pytest.mark.parametrize(("actual", "expected", "hint"), [
+    (np.ones((3, 2)), np.ones((2, 3)), "transposed"),
+    (np.ones(6), np.ones((2, 3)), "reshape"),
+    (np.ones((4, 1)), np.ones(4), "extra dimension of size 1"),
+    (np.ones(3), np.ones((5, 3)), "batch"),
+    (np.float64(1.0), np.ones(3), "single number"),
+])
+def test_shape_mistakes_are_named(actual, expected, hint):
+    r = compare(actual, expected)
+    assert not r.ok and hint in r.message
+
+
+@pytest.mark.parametrize(("factor", "hint"), [(-1, "sign is flipped"), (2, "factor 2"), (0.5, "factor 2"),
+                                              (10, "missing 1/N"), (0.1, "divide by N")])
+def test_value_mistakes_are_named(factor, hint):
+    e = np.array([1.0, -2.0, 3.0])
+    r = compare(e * factor, e)
+    assert not r.ok and hint in r.message
+
+
+def test_nan_and_none_and_non_numbers():
+    assert "NaN" in compare(np.array([np.nan]), np.array([1.0])).message
+    assert "return" in compare(None, np.array([1.0])).message
+    assert "numbers" in compare(np.array(["a"]), np.array([1.0])).message
+
+
+def test_assert_close_raises_unless_grading(monkeypatch, tmp_path, capsys):
+    with pytest.raises(AssertionError, match="differ"):
+        checks.assert_close(np.array([1.0]), np.array([2.0]))
+    monkeypatch.setenv("DLCOURSE_GRADING_DIR", str(tmp_path))
+    checks.assert_close(np.array([1.0]), np.array([2.0]))  # informs only: the grader judges
+    assert "[visible check]" in capsys.readouterr().out
+
+
+def test_flatten_outputs():
+    out = flatten_outputs((np.ones(2), 3.0))
+    assert [o.shape for o in out] == [(2,), ()]
+    assert len(flatten_outputs([1.0, 2.0])) == 1  # a list of numbers is one vector
+    with pytest.raises(TypeError, match="None"):
+        flatten_outputs((np.ones(2), None))
+    with pytest.raises(TypeError, match="not numeric"):
+        flatten_outputs({"a": 1})
+
+
+def test_compare_outputs_counts_and_names():
+    r = compare_outputs([np.ones(2)], [np.ones(2), np.ones(1)], names=["dx", "dw"])
+    assert not r.ok and "dx, dw" in r.message
+    r = compare_outputs([np.ones(2), np.zeros(1)], [np.ones(2), np.ones(1)], names=["dx", "dw"])
+    assert not r.ok and r.message.startswith("dw")

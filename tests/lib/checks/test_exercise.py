@@ -1,0 +1,64 @@
+"""dlcourse.checks.exercise: hidden_test judges while a student works, records while grading."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dlcourse import checks, exercises
+from dlcourse.checks import protocol
+from dlcourse.reference import regression
+
+
+def test_every_exercise_accepts_its_reference():
+    for name, ex in exercises.all_exercises().items():
+        fn = getattr(regression, name.split(".", 1)[1])
+        assert checks.hidden_test(name, fn) == len(list(ex.cases(np.random.default_rng(1234)))) > 0
+
+
+def test_a_known_mistake_is_named():
+    with pytest.raises(AssertionError, match="Likely mistake: you summed"):
+        checks.hidden_test("regression.mse", lambda y_hat, y: float(np.sum((y_hat - y) ** 2)))
+
+
+def test_a_stub_says_not_implemented():
+    def stub(*args):
+        raise NotImplementedError("mse")
+
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        checks.hidden_test("regression.mse", stub)
+
+
+def test_the_student_function_cannot_change_the_reference_inputs():
+    def mutating(y_hat, y):
+        y_hat[:] = 0
+        y[:] = 0
+        return 0.0
+
+    with pytest.raises(AssertionError):
+        checks.hidden_test("regression.mse", mutating)
+
+
+def test_unknown_exercise():
+    with pytest.raises(KeyError, match="no exercise"):
+        exercises.get("regression.nope")
+    with pytest.raises(KeyError, match="topic"):
+        exercises.get("nope.f")
+
+
+def test_grading_mode_records_and_never_raises(monkeypatch, tmp_path):
+    monkeypatch.setenv(protocol.ENV_VAR, str(tmp_path))
+    cases = [{"args": [np.ones(3), np.zeros(3)], "kwargs": {}}]
+    (tmp_path / protocol.INPUTS).write_text(json.dumps(
+        {"exercises": {"regression.mse": [protocol.encode(c) for c in cases]}}))
+
+    def broken(y_hat, y):
+        raise ZeroDivisionError("oops")
+
+    assert checks.hidden_test("regression.mse", broken) == 1
+    data = protocol.decode(json.loads((tmp_path / protocol.OUTPUTS / "regression.mse.json").read_text()))
+    assert data["results"][0]["error"].startswith("ZeroDivisionError: oops")
+    # check_against_reference is silent while grading: the grader judges
+    assert checks.check_against_reference("regression.mse", broken) == 0

@@ -1,0 +1,63 @@
+"""dlcourse.checks.gradients: central differences and gradient checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcourse import checks
+
+
+def test_numerical_gradient_of_a_scalar_function():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4))
+    g = checks.eval_numerical_gradient(lambda v: float(np.sum(v**3)), x.copy())
+    assert checks.rel_error(g, 3 * x**2) < 1e-7
+
+
+def test_numerical_gradient_array_is_a_vector_jacobian_product():
+    rng = np.random.default_rng(1)
+    x, dout = rng.standard_normal(5), rng.standard_normal(5)
+    g = checks.eval_numerical_gradient_array(np.tanh, x.copy(), dout)
+    assert checks.rel_error(g, dout * (1 - np.tanh(x) ** 2)) < 1e-8
+
+
+def test_numerical_gradient_leaves_x_unchanged():
+    x = np.arange(4.0)
+    checks.eval_numerical_gradient(lambda v: float(v @ v), x)
+    assert np.array_equal(x, np.arange(4.0))
+
+
+def test_float32_is_refused_with_a_reason():
+    with pytest.raises(TypeError, match="float64"):
+        checks.eval_numerical_gradient(lambda v: float(v.sum()), np.ones(3, dtype=np.float32))
+
+
+def _affine(rng):
+    x, w, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    return {"x": x, "w": w, "b": b}
+
+
+def test_gradcheck_accepts_a_right_backward_and_names_a_wrong_one():
+    inputs = _affine(np.random.default_rng(2))
+
+    def forward(x, w, b):
+        return x @ w + b
+
+    def right(dout):
+        return dout @ inputs["w"].T, inputs["x"].T @ dout, dout.sum(axis=0)
+
+    errors = checks.gradcheck(forward, right, inputs)
+    assert max(errors.values()) < 1e-7
+
+    def flipped(dout):
+        return dout @ inputs["w"].T, -(inputs["x"].T @ dout), dout.sum(axis=0)
+
+    with pytest.raises(AssertionError, match="dw.*sign is flipped"):
+        checks.gradcheck(forward, flipped, inputs)
+
+    def wrong_shape(dout):
+        return dout @ inputs["w"].T, inputs["x"].T @ dout, dout.sum(axis=1)
+
+    with pytest.raises(AssertionError, match="db: shape"):
+        checks.gradcheck(forward, wrong_shape, inputs)

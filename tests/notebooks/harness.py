@@ -1,0 +1,124 @@
+"""Tests of the tests: run an implementation through a notebook's own graded test cell.
+
+For an exercise, the harness executes the solution notebook's code cells up
+to that exercise's test cell in a fresh namespace (in this process: fast),
+with the exercise's solution cell replaced by a variant, then runs the test
+cell exactly as stored in solutions/ (visible and hidden tests), twice:
+
+* as a student would (no grader): a wrong variant must make it raise, a
+  correct one must not;
+* as the grader does: hidden cases are written as data, the cell records the
+  variant's results, and ``grader.verdict`` judges them in this process: a
+  wrong variant must score 0, a correct one full points.
+
+Later notebooks reuse it: give ``Variant`` lists per exercise (see
+test_01_regression_variants.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from dlcourse.checks import protocol
+from grader import hidden, verdict
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An implementation of one exercise, written as its solution cell would be."""
+
+    label: str
+    source: str
+
+
+@dataclass
+class Outcome:
+    student_error: BaseException | None
+    score: float
+    points: float
+    reasons: list[str]
+
+
+class Notebook:
+    """A solution notebook, split into what the harness needs."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.nb = nbformat.read(str(path), as_version=4)
+        self.graded = hidden.graded_test_cells(path)
+
+    def _meta(self, cell) -> dict:
+        return cell.metadata.get("nbgrader", {})
+
+    def cell_index(self, grade_id: str) -> int:
+        for i, cell in enumerate(self.nb.cells):
+            if self._meta(cell).get("grade_id") == grade_id:
+                return i
+        raise KeyError(f"{self.path.name} has no cell {grade_id!r}")
+
+    def prefix(self, solution_id: str, test_id: str, replacement: str) -> str:
+        """The code that runs before the test cell, with one solution swapped."""
+        parts = []
+        for cell in self.nb.cells[: self.cell_index(test_id)]:
+            meta = self._meta(cell)
+            if cell.cell_type != "code" or (meta.get("grade") and not meta.get("solution")):
+                continue  # other exercises' test cells do not run
+            if "show(" in cell.source:
+                continue  # slider views: not needed to test a function
+            parts.append(replacement if meta.get("grade_id") == solution_id else cell.source)
+        return "\n\n".join(parts)
+
+    def test_source(self, test_id: str) -> str:
+        return self.nb.cells[self.cell_index(test_id)].source
+
+
+def _exec(source: str, namespace: dict, name: str) -> None:
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(source, name, "exec"), namespace)
+
+
+def run(notebook: Notebook, solution_id: str, test_id: str, variant: Variant, tmp: Path) -> Outcome:
+    """Run ``variant`` through the test cell ``test_id``, as a student and as the grader."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    prefix = notebook.prefix(solution_id, test_id, variant.source)
+    test = notebook.test_source(test_id)
+
+    # 1. As a student in JupyterLab: does the cell raise?
+    saved = os.environ.pop(protocol.ENV_VAR, None)
+    ns: dict = {"__name__": "__main__"}
+    _exec(prefix, ns, f"<{variant.label}: prefix>")
+    student_error = None
+    try:
+        _exec(test, ns, f"<{test_id}>")
+    except BaseException as exc:
+        student_error = exc
+
+    # 2. As the grader: record in "the kernel", judge here.
+    cell = notebook.graded[test_id]
+    pdir = tmp / f"protocol-{test_id}"
+    cases = {n: verdict.hidden_cases(n, seed=4321) for n in cell["exercises"]}
+    verdict.write_inputs(pdir, cases)
+    os.environ[protocol.ENV_VAR] = str(pdir)
+    try:
+        ns = {"__name__": "__main__"}
+        _exec(prefix, ns, f"<{variant.label}: prefix>")
+        with contextlib.suppress(Exception):
+            _exec(test, ns, f"<{test_id}>")
+    finally:
+        os.environ.pop(protocol.ENV_VAR, None)
+        if saved is not None:
+            os.environ[protocol.ENV_VAR] = saved
+    v = verdict.judge_cell(test_id, cell["points"], cell["exercises"], cases, pdir)
+    return Outcome(student_error, v.score, v.points, v.reasons)
