@@ -59,6 +59,11 @@ def nbgrader_config(
         NamedStubs if p.__name__ == "ClearSolutions" else p
         for p in _default_generate_preprocessors()
     ]
+    # Feedback shows the executed test cells, minus their hidden part.
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
     c.Execute.timeout = cell_timeout
     c.Execute.interrupt_on_timeout = True
     c.Execute.raise_on_iopub_timeout = False

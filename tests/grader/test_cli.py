@@ -143,7 +143,7 @@ def test_feedback_html_per_student_explains_without_revealing_hidden_tests(grade
         assert html.exists(), f"no feedback for {student}"
         text = html.read_text()
         assert "Grader:" in text
-        assert "BEGIN HIDDEN TESTS" not in text
+        assert "BEGIN HIDDEN TESTS" not in text and "hidden_test(" not in text
     assert "not implemented yet" in (graded / "feedback" / "bob" / AID / f"{AID}.html").read_text()
 
 

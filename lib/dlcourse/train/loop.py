@@ -9,6 +9,7 @@ checked before training (see ``preflight``).
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +26,7 @@ from dlcourse.train.early_stopping import EarlyStopping
 from dlcourse.train.epoch import EpochRecord, LossFn, make_train_step, run_epoch
 from dlcourse.train.history import History
 from dlcourse.train.live_plot import LivePlot
-from dlcourse.train.loader import DeviceLoader, TensorLoader, as_tensor
+from dlcourse.train.loader import DeviceLoader, TensorLoader
 from dlcourse.train.metrics import Metric, resolve_metrics
 from dlcourse.train.precision import Precision, choose_precision
 from dlcourse.train.progress import describe_epoch, make_progress_bar, show_progress
@@ -276,7 +277,7 @@ def _record_epoch(
     """Read the epoch's steps from the device, stop on a non-finite loss, log the steps."""
     steps = record.read()
     for index, value in enumerate(steps["loss"]):
-        if value != value or abs(value) == float("inf"):  # NaN or inf, without a per-value call
+        if not math.isfinite(value):
             lr = float(optimizer.param_groups[0]["lr"])
             overall = len(history.step.get("loss", ())) + index + 1
             raise preflight.NonFiniteLossError(

@@ -14,10 +14,15 @@ everything (tests, benchmarks, nbgrader executing a notebook) runs headless.
 live widget that redraws in place, or, without ipympl, falls back to an
 ``ipywidgets.Output`` showing a PNG of the figure after each change.
 
-Why no blitting: the ipympl canvas (``FigureCanvasWebAggCore``) declares
-``supports_blit = False``, so in a notebook every change is a full redraw of
-the figure anyway. The views keep that redraw cheap instead: two or three
-panels, static backgrounds precomputed, fixed axis limits.
+Blitting: a full redraw re-renders every tick label, contour and image; a
+slider only moves a few lines. Artists registered with :meth:`View.animate`
+are left out of full redraws and drawn on top of a saved copy of the rest
+(``copy_from_bbox``/``restore_region`` + ``draw_artist``), the pattern of
+matplotlib's blitting tutorial. ipympl declares ``supports_blit = False``
+only to keep matplotlib's own widgets from blitting automatically; its
+``blit`` works when called by hand (matplotlib/ipympl#228). Static content
+never changes while sliders move (axis limits are fixed); where it does, the
+view calls :meth:`View.invalidate` and the next draw is a full one.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -46,22 +52,31 @@ _FIGURE_NUMBERS = itertools.count(1001)
 class View:
     """A figure whose artists follow a set of sliders.
 
-    Subclasses set ``self.sliders`` (a dict of :data:`SliderSpec`), build their
-    artists on ``self.fig`` and implement :meth:`update`.
+    Subclasses pass their sliders (a dict of :data:`SliderSpec`) and a title,
+    build their artists on ``self.fig``, register the ones that move with
+    :meth:`animate`, and implement :meth:`update`.
     """
 
     # Whether dragging a slider redraws on every intermediate value. True suits
     # views that update within the budget; the PNG fallback never does it.
     continuous_update: ClassVar[bool] = True
 
-    def __init__(self, sliders: dict[str, SliderSpec], figsize: tuple[float, float]) -> None:
+    def __init__(self, sliders: dict[str, SliderSpec], figsize: tuple[float, float],
+                 title: str) -> None:
         self.sliders = dict(sliders)
         self.params: dict[str, float] = {name: spec[4] for name, spec in self.sliders.items()}
         self.fig = Figure(figsize=figsize, dpi=100)
         FigureCanvasAgg(self.fig)  # attaches itself as fig.canvas
+        self.base_title = title
+        self.title = self.fig.suptitle(title)
         self.controls: dict[str, Any] = {}  # slider name -> ipywidgets slider, once built
         self._widget: Any = None
         self._output: Any = None  # the ipywidgets.Output of the fallback, if used
+        self._animated: list[Artist] = []
+        # (canvas, figure size in pixels, saved pixels) of the last full draw.
+        self._background: tuple[Any, tuple[float, ...], Any] | None = None
+        # Connections live on the figure, so this survives swapping in the ipympl canvas.
+        self.fig.canvas.mpl_connect("draw_event", self._on_full_draw)
 
     # -- what subclasses implement ---------------------------------------------------
 
@@ -85,16 +100,51 @@ class View:
             self.params[name] = int(value) if kind == "int" else float(value)
         return dict(self.params)
 
+    def animate(self, *artists: Artist) -> None:
+        """Register artists that move with the sliders: redrawn alone, by blitting."""
+        for artist in artists:
+            artist.set_animated(True)
+            self._animated.append(artist)
+
+    def invalidate(self) -> None:
+        """Static content changed: make the next :meth:`draw` a full redraw."""
+        self._background = None
+
+    def set_notes(self, *notes: str) -> None:
+        """Append notes (e.g. a fallback to the reference) to the title; "" adds nothing."""
+        text = " ".join([self.base_title, *(n for n in notes if n)])
+        if text != self.title.get_text():
+            self.title.set_text(text)
+            self.invalidate()  # the title is static content
+
     # -- drawing -----------------------------------------------------------------------
 
     def draw(self) -> None:
-        """Show the updated artists: a (deferred) redraw of the canvas, or a new PNG."""
+        """Show the updated artists: by blitting, by a full redraw, or as a new PNG."""
         if self._output is not None:
             self._show_png()
+            return
+        canvas, bg = self.fig.canvas, self._background
+        if bg is not None and bg[0] is canvas and bg[1] == tuple(self.fig.bbox.bounds):
+            canvas.restore_region(bg[2])
+            self._draw_animated()
+            canvas.blit(self.fig.bbox)  # Agg: nothing to do; ipympl: sends the changed pixels
         else:
-            # Agg: draws now. ipympl: asks the browser, which requests one redraw
-            # for however many changes arrived meanwhile.
-            self.fig.canvas.draw_idle()
+            # Agg: draws now. ipympl: asks the browser, which requests one full
+            # redraw for however many changes arrived meanwhile.
+            canvas.draw_idle()
+
+    def _on_full_draw(self, event: Any) -> None:
+        canvas = self.fig.canvas
+        if canvas.is_saving():
+            return  # savefig draws animated artists itself (and maybe at another dpi)
+        self._background = (canvas, tuple(self.fig.bbox.bounds),
+                            canvas.copy_from_bbox(self.fig.bbox))
+        self._draw_animated()  # full draws leave animated artists out
+
+    def _draw_animated(self) -> None:
+        for artist in sorted(self._animated, key=lambda a: a.get_zorder()):
+            self.fig.draw_artist(artist)
 
     def widget(self, interactive: bool | None = None) -> Any:
         """The sliders above the figure, as one ``ipywidgets.VBox`` (built once).

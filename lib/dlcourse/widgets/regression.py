@@ -125,10 +125,6 @@ def polynomial_errors(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarra
     return train, val
 
 
-def _title(text: str, *notes: str) -> str:
-    return " ".join([text, *(n for n in notes if n)])
-
-
 # -- views ---------------------------------------------------------------------------
 
 class GradientDescentView(View):
@@ -163,7 +159,7 @@ class GradientDescentView(View):
             "num_iters": ("int", 1, self.MAX_ITERS, 1, 50, "steps"),
             "theta0": ("float", lo[0], hi[0], (hi[0] - lo[0]) / 100, 0.0, "start θ0"),
             "theta1": ("float", lo[1], hi[1], (hi[1] - lo[1]) / 100, 0.0, "start θ1"),
-        }, figsize=(11, 3.6))
+        }, figsize=(11, 3.6), title="Gradient descent on the mean squared error")
         self._build(lo, hi)
         self.update()
 
@@ -208,7 +204,7 @@ class GradientDescentView(View):
                     ylabel="J(θ)", title="loss per step")
         ax_loss.minorticks_off()  # dozens of minor log ticks cost more than the data
         self.axes = (ax_j, ax_fit, ax_loss)
-        self.title = self.fig.suptitle("")
+        self.animate(self.path_line, self.end_marker, self.fit_line, self.loss_line, self.loss_text)
         self.fig.tight_layout()
 
     def update(self, **params: float) -> None:
@@ -236,8 +232,7 @@ class GradientDescentView(View):
         self.loss_text.set_text(message)
         self.loss_text.set_color("tab:red" if diverged or lr > self.critical_rate else "k")
         self.loss_line.set_color("tab:red" if diverged else "tab:blue")
-        self.title.set_text(_title(f"Gradient descent: α = {lr:.3g}, {k} steps",
-                                   self._gd.title_note(), self._mse.title_note()))
+        self.set_notes(self._gd.title_note(), self._mse.title_note())
 
 
 class PolynomialDegreeView(View):
@@ -263,7 +258,7 @@ class PolynomialDegreeView(View):
             "degree": ("int", 0, max_degree, 1, 3, "degree"),
             # 1e-8 is "no penalty" that still keeps degree 15 well posed for a plain solve.
             "ridge": ("log", 1e-8, 1.0, 0.25, 1e-8, "ridge λ"),
-        }, figsize=(10, 3.8))
+        }, figsize=(10, 3.8), title="Polynomial least squares: under- and overfitting")
         self._errors_cache: dict[float, tuple[np.ndarray, np.ndarray]] = {}
         self._build()
         self.update()
@@ -286,15 +281,13 @@ class PolynomialDegreeView(View):
         lo, hi = self._scale
         self._x_plot = np.linspace(lo, hi, 200)
         self._phi_x = unit_scale(self._x_plot, lo, hi)
-        ax_fit.scatter(self.x_train, self.y_train, s=14, color="tab:blue", label="training")
-        ax_fit.scatter(self.x_val, self.y_val, s=14, color="tab:orange", marker="x",
-                       label="validation")
+        points = (ax_fit.scatter(self.x_train, self.y_train, s=14, color="tab:blue"),
+                  ax_fit.scatter(self.x_val, self.y_val, s=14, color="tab:orange", marker="x"))
         (self.curve,) = ax_fit.plot(self._x_plot, np.zeros_like(self._x_plot), color="tab:red")
         y_all = np.concatenate([self.y_train, self.y_val])
         margin = 0.3 * np.ptp(y_all) + 1e-9
         self._y_lim = (y_all.min() - margin, y_all.max() + margin)
         ax_fit.set(ylim=self._y_lim, xlabel="x", ylabel="y", title="fit")
-        ax_fit.legend(loc="lower left", fontsize=8)
 
         # Fixed log limits covering both ends of the ridge slider.
         spec = self.sliders["ridge"]
@@ -302,8 +295,8 @@ class PolynomialDegreeView(View):
         top = 2 * values.max()
         self._err_lim = (max(0.5 * values.min(), 1e-6 * top), top)
         degrees = np.arange(self.max_degree + 1)
-        (self.train_line,) = ax_err.plot(degrees, degrees * 0.0 + 1, ".-", label="training")
-        (self.val_line,) = ax_err.plot(degrees, degrees * 0.0 + 1, ".-", label="validation")
+        (self.train_line,) = ax_err.plot(degrees, degrees * 0.0 + 1, ".-", color="tab:blue")
+        (self.val_line,) = ax_err.plot(degrees, degrees * 0.0 + 1, ".-", color="tab:orange")
         self.degree_line = ax_err.axvline(0, color="0.5", lw=0.8)
         (self.degree_marker,) = ax_err.plot([0, 0], [1, 1], "o", color="tab:red", ms=6)
         self.error_text = ax_err.text(0.03, 0.95, "", transform=ax_err.transAxes, va="top",
@@ -311,9 +304,13 @@ class PolynomialDegreeView(View):
         ax_err.set(yscale="log", xlim=(-0.5, self.max_degree + 0.5), ylim=self._err_lim,
                    xlabel="degree", ylabel="MSE", title="error against degree")
         ax_err.minorticks_off()
-        ax_err.legend(loc="upper right", fontsize=8)
+        # One legend for both panels (same colours), outside the axes: the moving
+        # curves are drawn last and would cover a legend inside them.
+        self.fig.legend(points, ["training", "validation"], loc="upper right", ncol=2,
+                        frameon=False, fontsize=9)
         self.axes = (ax_fit, ax_err)
-        self.title = self.fig.suptitle("")
+        self.animate(self.curve, self.train_line, self.val_line, self.degree_line,
+                     self.degree_marker, self.error_text)
         self.fig.tight_layout()
 
     def update(self, **params: float) -> None:
@@ -330,10 +327,9 @@ class PolynomialDegreeView(View):
         self.degree_line.set_xdata([d, d])
         self.degree_marker.set_data([d, d], display_clip(np.array([train[d], val[d]]),
                                                          *self._err_lim))
-        self.error_text.set_text(f"degree {d}\ntraining MSE {train[d]:.3g}\n"
-                                 f"validation MSE {val[d]:.3g}")
-        self.title.set_text(_title(f"Polynomial of degree {d}, ridge λ = {ridge:.1e}",
-                                   self._fit.title_note()))
+        self.error_text.set_text(f"degree {d}, ridge λ = {ridge:.1e}\n"
+                                 f"training MSE {train[d]:.3g}\nvalidation MSE {val[d]:.3g}")
+        self.set_notes(self._fit.title_note())
 
 
 # -- the notebook's data -------------------------------------------------------------
