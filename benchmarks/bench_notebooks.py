@@ -58,7 +58,8 @@ def main() -> int:
         ok = seconds < BUDGET_S
         over += not ok
         print(f"{nb.parent.name + '/' + nb.name:40s} {seconds:8.1f}  {'PASS' if ok else 'OVER'}", flush=True)
-    print(f"{'whole course':40s} {total:8.1f}  {'PASS' if total < COURSE_BUDGET_S else 'OVER'} (budget {COURSE_BUDGET_S:.0f} s)")
+    verdict = "PASS" if total < COURSE_BUDGET_S else "OVER"
+    print(f"{'whole course':40s} {total:8.1f}  {verdict} (budget {COURSE_BUDGET_S:.0f} s)")
     return 1 if over or total >= COURSE_BUDGET_S else 0
 
 

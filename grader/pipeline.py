@@ -107,7 +107,8 @@ def prepare(ws: Workspace, assignment_ids: list[str], source: Path = SOLUTIONS) 
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         result = api.generate_assignment(aid, force=True, create=True)
         if not result["success"]:
-            raise RuntimeError(f"could not record {aid} in the gradebook:\n{result.get('log', '')}{result.get('error', '')}")
+            details = result.get("log", "") + result.get("error", "")
+            raise RuntimeError(f"could not record {aid} in the gradebook:\n{details}")
 
 
 def discover(submissions: Path, known: list[str]) -> list[Submission]:
@@ -186,7 +187,8 @@ def autograde(ws: Workspace, sub: Submission) -> None:
     ws.log(sub.student, sub.assignment, result.get("log", ""))
     if not result["success"]:
         ws.log(sub.student, sub.assignment, result.get("error", ""))
-        raise StepError("nbgrader could not execute the notebook: " + _last_line(result.get("log", "") + result.get("error", "")))
+        details = result.get("log", "") + result.get("error", "")
+        raise StepError("nbgrader could not execute the notebook: " + _last_line(details))
 
 
 def judge(ws: Workspace, sub: Submission) -> None:
@@ -215,9 +217,16 @@ def judge(ws: Workspace, sub: Submission) -> None:
 
 
 def _attach(nb, grade_id: str, text: str) -> None:
-    """Show the verdict under its test cell, so the feedback says why."""
+    """Show the verdict under its test cell, so the feedback says why.
+
+    A traceback quotes the cell's source around the failing line, hidden
+    tests included: keep only its last line (the error itself).
+    """
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            for out in cell.outputs:
+                if out.get("output_type") == "error":
+                    out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
             cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text="\n" + text + "\n"))
 
 

@@ -37,7 +37,8 @@ def generate(dest: Path = COURSE, *, source: Path = SOLUTIONS, only: list[str] |
         for aid in ids:
             result = api.generate_assignment(aid, force=True, create=True)
             if not result["success"]:
-                raise ReleaseError(f"generate_assignment {aid} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
+                details = result.get("log", "") + result.get("error", "")
+                raise ReleaseError(f"generate_assignment {aid} failed:\n{details}")
             target = dest / aid
             if target.exists():
                 shutil.rmtree(target)

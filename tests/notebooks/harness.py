@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from dlcourse.checks import protocol
 from grader import hidden, verdict
 
 REPO = Path(__file__).resolve().parents[2]
+_WIDGET = re.compile(r"^show\(", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class Notebook:
             meta = self._meta(cell)
             if cell.cell_type != "code" or (meta.get("grade") and not meta.get("solution")):
                 continue  # other exercises' test cells do not run
-            if "show(" in cell.source:
+            if _WIDGET.search(cell.source):
                 continue  # slider views: not needed to test a function
             parts.append(replacement if meta.get("grade_id") == solution_id else cell.source)
         return "\n\n".join(parts)

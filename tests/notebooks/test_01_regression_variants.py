@@ -103,7 +103,7 @@ VARIANTS: dict[str, tuple[str, str, list[Variant], list[Variant]]] = {
         Variant("sign flipped", "def sigmoid(z):\n    return 1 / (1 + np.exp(z))"),
         Variant("unstable: nan for large z", "def sigmoid(z):\n    return np.exp(z) / (1 + np.exp(z))"),
     ], [
-        Variant("the textbook formula (overflow warning, right values)", "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))"),
+        Variant("textbook formula (warns on overflow)", "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))"),
         Variant("via tanh", "def sigmoid(z):\n    return 0.5 * (1 + np.tanh(z / 2))"),
         Variant("scipy.special.expit", "def sigmoid(z):\n    from scipy.special import expit\n    return expit(z)"),
     ]),

@@ -97,7 +97,10 @@ def _value_hint(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: flo
             )
     diff = a - e
     if diff.size > 1 and np.allclose(diff, diff.flat[0], rtol=0, atol=max(atol, 1e-9) * 10):
-        return f" Your result is off by the same constant ({float(diff.flat[0]):.6g}) everywhere: a bias or offset term is wrong."
+        return (
+            f" Your result is off by the same constant ({float(diff.flat[0]):.6g}) everywhere: "
+            "a bias or offset term is wrong."
+        )
     return ""
 
 

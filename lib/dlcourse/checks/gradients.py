@@ -102,7 +102,8 @@ def gradcheck(
         grads = (grads,)
     grads = list(grads)
     if len(grads) != len(names):
-        _fail(f"backward returned {len(grads)} gradient(s), expected {len(names)}: {', '.join('d' + n for n in names)}.")
+        wanted = ", ".join("d" + n for n in names)
+        _fail(f"backward returned {len(grads)} gradient(s), expected {len(names)}: {wanted}.")
         return {}
     errors: dict[str, float] = {}
     for name, g in zip(names, grads, strict=True):
@@ -114,7 +115,8 @@ def gradcheck(
         num = eval_numerical_gradient_array(f, x, dout, h=h)
         g = np.asarray(g)
         if g.shape != num.shape:
-            _fail(f"d{name}: shape {g.shape}, but {name} has shape {num.shape}; a gradient has the shape of what it differentiates.")
+            _fail(f"d{name}: shape {g.shape}, but {name} has shape {num.shape}; "
+                  "a gradient has the shape of what it differentiates.")
             errors[name] = float("inf")
             continue
         err = rel_error(g, num)

@@ -81,7 +81,6 @@ def _check_data(
                 f"{loader.batch_size} and drop_last=True. Lower batch_size or set drop_last=False."
             )
         inputs, labels = loader.tensors
-        preflight.check_finite_inputs(inputs, f"{what} (X)")
     else:
         first = next(iter(loader), None)
         if first is None:
@@ -90,6 +89,7 @@ def _check_data(
     preflight.check_device(device, inputs, f"{what} (X)")
     preflight.check_device(device, labels, f"{what} (y)")
     preflight.check_input_dtype(model, inputs)
+    preflight.check_finite_inputs(inputs, f"{what} (X)")
     if loss_fn is not None:
         preflight.trial_step(model, loss_fn, inputs[:2], labels, precision)
 

@@ -17,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from dlcourse.widgets import regression
+import numpy as np
+
 from dlcourse.widgets.core import SliderSpec, View, WithFallback, show
+from dlcourse.widgets.regression import GradientDescentView, PolynomialDegreeView
 
 __all__ = ["ALL_VIEWS", "SliderSpec", "View", "ViewEntry", "WithFallback", "show"]
 
@@ -31,8 +33,26 @@ class ViewEntry(NamedTuple):
     build: Callable[[], View]
 
 
+# -- notebook 01_regression: its data sets come from dlcourse.data ---------------------
+
+def gradient_descent_demo(seed: int = 0) -> GradientDescentView:
+    """The gradient-descent view on notebook 01's line, y = 2x + 1 + noise."""
+    from dlcourse.data import make_regression_1d
+
+    x, y = make_regression_1d(n=50, noise=0.3, seed=seed, kind="linear")
+    return GradientDescentView(np.column_stack([np.ones_like(x), x]), y)
+
+
+def polynomial_demo(seed: int = 0) -> PolynomialDegreeView:
+    """The degree view on notebook 01's noisy sine (Bishop's example), split in halves."""
+    from dlcourse.data import make_regression_1d
+
+    x, y = make_regression_1d(n=40, noise=0.2, seed=seed, kind="sine")
+    return PolynomialDegreeView(x[:20], y[:20], x[20:], y[20:])
+
+
 # In teaching order; add each new notebook's views here so the benchmark covers them.
 ALL_VIEWS: list[ViewEntry] = [
-    ViewEntry("01_regression", "GradientDescentView", regression.gradient_descent_demo),
-    ViewEntry("01_regression", "PolynomialDegreeView", regression.polynomial_demo),
+    ViewEntry("01_regression", "GradientDescentView", gradient_descent_demo),
+    ViewEntry("01_regression", "PolynomialDegreeView", polynomial_demo),
 ]

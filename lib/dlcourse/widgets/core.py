@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -110,9 +111,16 @@ class View:
         """Static content changed: make the next :meth:`draw` a full redraw."""
         self._background = None
 
-    def set_notes(self, *notes: str) -> None:
-        """Append notes (e.g. a fallback to the reference) to the title; "" adds nothing."""
-        text = " ".join([self.base_title, *(n for n in notes if n)])
+    def layout(self) -> None:
+        """Place the axes once (tight layout), leaving a line under the title for notes."""
+        self.title.set_text(self.base_title + "\n(a note)")
+        self.fig.tight_layout()
+        self.title.set_text(self.base_title)
+
+    def show_fallbacks(self, *functions: WithFallback) -> None:
+        """Say under the title which student functions the reference stood in for."""
+        reasons = "; ".join(f.note for f in functions if f.note)
+        text = f"{self.base_title}\n(using the reference: {reasons})" if reasons else self.base_title
         if text != self.title.get_text():
             self.title.set_text(text)
             self.invalidate()  # the title is static content
@@ -182,7 +190,12 @@ class View:
         return on_change
 
     def _attach_ipympl(self, backend: Any) -> Any:
-        manager = backend.new_figure_manager_given_figure(next(_FIGURE_NUMBERS), self.fig)
+        with warnings.catch_warnings():
+            # ipympl 0.10's Toolbar passes the canvas on to traitlets, which warns;
+            # nothing a user of this view could act on.
+            warnings.filterwarnings("ignore", "Passing unrecognized arguments",
+                                    DeprecationWarning)
+            manager = backend.new_figure_manager_given_figure(next(_FIGURE_NUMBERS), self.fig)
         # In interactive mode ipympl also queues the figure to be displayed after
         # the cell; it is already inside our VBox, so take it off that queue.
         queue = getattr(getattr(backend, "_Backend_ipympl", None), "_to_show", [])
@@ -258,11 +271,12 @@ def _restore_backend(name: str | None) -> None:
     import matplotlib
     from matplotlib import rcsetup
 
+    backend = rcsetup._auto_backend_sentinel if name is None else name
     pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None and name is not None:
-        pyplot.switch_backend(name)
+    if pyplot is not None:
+        pyplot.switch_backend(backend)  # pyplot holds the backend module itself
     else:
-        matplotlib.rcParams["backend"] = name or rcsetup._auto_backend_sentinel
+        matplotlib.rcParams["backend"] = backend
 
 
 class WithFallback:
@@ -270,7 +284,8 @@ class WithFallback:
 
     Calling it runs the student's function when there is one; if that raises
     (``NotImplementedError``: a stub not yet done) or returns the wrong shape,
-    the reference runs instead and :attr:`note` says why, for the figure title.
+    the reference runs instead and :attr:`note` says why, for the figure title
+    (see :meth:`View.show_fallbacks`).
     """
 
     def __init__(self, name: str, student: Callable[..., Any] | None,
@@ -286,7 +301,10 @@ class WithFallback:
         self.note = ""
         if self.student is not None:
             try:
-                out = np.asarray(self.student(*args), dtype=np.float64)
+                # Copies: a student's function that writes into X or y must not
+                # change the data every later update sees.
+                copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+                out = np.asarray(self.student(*copies), dtype=np.float64)
             except NotImplementedError:
                 self.note = f"your {self.name} is not done yet"
             except Exception as exc:  # any bug in student code: say so, never crash the view
@@ -299,7 +317,3 @@ class WithFallback:
                 else:
                     return out
         return np.asarray(self.reference(*args), dtype=np.float64)
-
-    def title_note(self) -> str:
-        """``"(using the reference: <why>)"`` after a fallback, else ``""``."""
-        return f"(using the reference: {self.note})" if self.note else ""

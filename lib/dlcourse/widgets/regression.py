@@ -24,17 +24,8 @@ import numpy as np
 from dlcourse.widgets.core import View, WithFallback
 
 __all__ = [
-    "GradientDescentView",
-    "PolynomialDegreeView",
-    "display_clip",
-    "fit_polynomial",
-    "gradient_descent_demo",
-    "least_squares",
-    "loss_surface",
-    "path_losses",
-    "polynomial_demo",
-    "polynomial_errors",
-    "stability_limit",
+    "GradientDescentView", "PolynomialDegreeView", "display_clip", "fit_polynomial",
+    "least_squares", "loss_surface", "path_losses", "polynomial_errors", "stability_limit",
     "unit_scale",
 ]
 
@@ -151,11 +142,12 @@ class GradientDescentView(View):
         # A grid holding both the optimum and the origin (the usual start), with margin.
         pad = 0.6 * max(1.0, *np.abs(self.theta_star))
         lo, hi = np.minimum(self.theta_star, 0) - pad, np.maximum(self.theta_star, 0) + pad
-        # The learning-rate slider spans three decades below the stability limit and
-        # a little beyond it, so divergence is one drag away whatever the data's scale.
+        # The learning-rate slider spans 3.5 decades, up to a little beyond the stability
+        # limit, so divergence is one drag away whatever the data's scale.
         top = 10 ** (np.ceil(2 * np.log10(3 * self.critical_rate)) / 2)
         super().__init__({
-            "learning_rate": ("log", top / 1000, top, 0.05, min(0.1, top / 10), "learning rate α"),
+            "learning_rate": ("log", top * 10**-3.5, top, 0.05, min(0.1, top / 10),
+                              "learning rate α"),
             "num_iters": ("int", 1, self.MAX_ITERS, 1, 50, "steps"),
             "theta0": ("float", lo[0], hi[0], (hi[0] - lo[0]) / 100, 0.0, "start θ0"),
             "theta1": ("float", lo[1], hi[1], (hi[1] - lo[1]) / 100, 0.0, "start θ1"),
@@ -205,7 +197,7 @@ class GradientDescentView(View):
         ax_loss.minorticks_off()  # dozens of minor log ticks cost more than the data
         self.axes = (ax_j, ax_fit, ax_loss)
         self.animate(self.path_line, self.end_marker, self.fit_line, self.loss_line, self.loss_text)
-        self.fig.tight_layout()
+        self.layout()
 
     def update(self, **params: float) -> None:
         p = self.merge(params)
@@ -232,7 +224,7 @@ class GradientDescentView(View):
         self.loss_text.set_text(message)
         self.loss_text.set_color("tab:red" if diverged or lr > self.critical_rate else "k")
         self.loss_line.set_color("tab:red" if diverged else "tab:blue")
-        self.set_notes(self._gd.title_note(), self._mse.title_note())
+        self.show_fallbacks(self._gd, self._mse)
 
 
 class PolynomialDegreeView(View):
@@ -245,13 +237,12 @@ class PolynomialDegreeView(View):
     def __init__(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                  y_val: np.ndarray, fit: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
                  *, max_degree: int = 15) -> None:
-        x_all = np.concatenate([x_train, x_val]).astype(np.float64)
-        lo, hi = float(x_all.min()), float(x_all.max())
-        if not hi > lo:
+        self.x_train, self.y_train, self.x_val, self.y_val = (
+            np.asarray(a, dtype=np.float64) for a in (x_train, y_train, x_val, y_val))
+        x_all = np.concatenate([self.x_train, self.x_val])
+        self._scale = (float(x_all.min()), float(x_all.max()))
+        if not self._scale[1] > self._scale[0]:
             raise ValueError("the inputs x must not all be equal")
-        self._scale = (lo, hi)
-        self.x_train, self.y_train = np.asarray(x_train, np.float64), np.asarray(y_train, np.float64)
-        self.x_val, self.y_val = np.asarray(x_val, np.float64), np.asarray(y_val, np.float64)
         self.max_degree = max_degree
         self._fit = WithFallback("normal_equations", fit, least_squares)
         super().__init__({
@@ -311,14 +302,14 @@ class PolynomialDegreeView(View):
         self.axes = (ax_fit, ax_err)
         self.animate(self.curve, self.train_line, self.val_line, self.degree_line,
                      self.degree_marker, self.error_text)
-        self.fig.tight_layout()
+        self.layout()
 
     def update(self, **params: float) -> None:
         p = self.merge(params)
         d, ridge = int(p["degree"]), float(p["ridge"])
         train, val = self.errors(ridge)
-        s_train = unit_scale(self.x_train, *self._scale)
-        theta = fit_polynomial(s_train, self.y_train, d, ridge, self._solve)
+        theta = fit_polynomial(unit_scale(self.x_train, *self._scale), self.y_train, d, ridge,
+                               self._solve)
         curve = _ref().polynomial_features(self._phi_x, d) @ theta
         span = self._y_lim[1] - self._y_lim[0]
         self.curve.set_ydata(np.clip(curve, self._y_lim[0] - 10 * span, self._y_lim[1] + 10 * span))
@@ -329,22 +320,5 @@ class PolynomialDegreeView(View):
                                                          *self._err_lim))
         self.error_text.set_text(f"degree {d}, ridge λ = {ridge:.1e}\n"
                                  f"training MSE {train[d]:.3g}\nvalidation MSE {val[d]:.3g}")
-        self.set_notes(self._fit.title_note())
+        self.show_fallbacks(self._fit)
 
-
-# -- the notebook's data -------------------------------------------------------------
-
-def gradient_descent_demo(seed: int = 0) -> GradientDescentView:
-    """The gradient-descent view on notebook 01's line, y = 2x + 1 + noise."""
-    from dlcourse.data import make_regression_1d
-
-    x, y = make_regression_1d(n=50, noise=0.3, seed=seed, kind="linear")
-    return GradientDescentView(np.column_stack([np.ones_like(x), x]), y)
-
-
-def polynomial_demo(seed: int = 0) -> PolynomialDegreeView:
-    """The degree view on notebook 01's noisy sine, half for training, half for validation."""
-    from dlcourse.data import make_regression_1d
-
-    x, y = make_regression_1d(n=40, noise=0.2, seed=seed, kind="sine")
-    return PolynomialDegreeView(x[:20], y[:20], x[20:], y[20:])

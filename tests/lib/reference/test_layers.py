@@ -13,7 +13,7 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F  # noqa: N812 (the name every PyTorch reader knows)
+import torch.nn.functional as F
 
 from dlcourse.checks.compare import rel_error
 from dlcourse.checks.gradients import eval_numerical_gradient, eval_numerical_gradient_array
