@@ -33,37 +33,42 @@ from torch import nn
 
 from dlcourse import train
 
-TrainFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, int, int], None]
+# (model, optimizer, X, y, epochs, batch size): train, return nothing.
+TrainFn = Callable[[nn.Module, torch.optim.Optimizer, torch.Tensor, torch.Tensor, int, int], None]
 MLP_TARGET_VS_DATALOADER = 1.5
 TARGET_VS_HAND = 0.95
 
 
 def make_mlp() -> nn.Module:
+    """64-128-10 on the flattened image."""
     return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
 def make_cnn() -> nn.Module:
+    """Input (N, 1, 8, 8); two 3x3 convolutions, one 2x2 max-pool, a linear read-out."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),   # (N, 16, 8, 8)
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),  # (N, 32, 8, 8)
-        nn.MaxPool2d(2),                             # (N, 32, 4, 4)
-        nn.Flatten(), nn.Linear(32 * 4 * 4, 10),
+        nn.Conv2d(1, 16, 3, padding=1),  # -> (N, 16, 8, 8)
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1),  # -> (N, 32, 8, 8)
+        nn.ReLU(),
+        nn.MaxPool2d(2),  # -> (N, 32, 4, 4)
+        nn.Flatten(),  # -> (N, 512)
+        nn.Linear(32 * 4 * 4, 10),
     )
 
 
-def optimizer_for(model: nn.Module) -> torch.optim.Optimizer:
-    return torch.optim.Adam(model.parameters(), lr=1e-3)
+def with_dlcourse(
+    model: nn.Module, optimizer: torch.optim.Optimizer, X: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int
+) -> None:
+    train.fit(
+        model, (X, y), nn.CrossEntropyLoss(), optimizer, epochs=epochs, batch_size=batch_size, progress=False, seed=0
+    )
 
 
-def with_dlcourse(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs: int,
-                  batch_size: int) -> None:
-    train.fit(model, (X, y), nn.CrossEntropyLoss(), optimizer_for(model), epochs=epochs,
-              batch_size=batch_size, progress=False, seed=0)
-
-
-def by_hand(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs: int,
-            batch_size: int) -> None:
-    optimizer, loss_fn = optimizer_for(model), nn.CrossEntropyLoss()
+def by_hand(
+    model: nn.Module, optimizer: torch.optim.Optimizer, X: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int
+) -> None:
+    loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(0)
     model.train()
     for _ in range(epochs):
@@ -79,12 +84,14 @@ def by_hand(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs: int,
         total.item()  # the loop reads the epoch's loss once, as fit does
 
 
-def with_dataloader(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs: int,
-                    batch_size: int) -> None:
-    optimizer, loss_fn = optimizer_for(model), nn.CrossEntropyLoss()
+def with_dataloader(
+    model: nn.Module, optimizer: torch.optim.Optimizer, X: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int
+) -> None:
+    loss_fn = nn.CrossEntropyLoss()
     dataset = torch.utils.data.TensorDataset(X.cpu(), y.cpu())
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True,
-                                         generator=torch.Generator().manual_seed(0))
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     device = X.device
     model.train()
     for _ in range(epochs):
@@ -106,33 +113,34 @@ WAYS: dict[str, TrainFn] = {
 }
 
 
-def seconds(way: TrainFn, make_model: Callable[[], nn.Module], X: torch.Tensor,
-            y: torch.Tensor, epochs: int, batch_size: int) -> float:
+def seconds(
+    way: TrainFn, make_model: Callable[[], nn.Module], X: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int
+) -> float:
     """Wall time of one run from a freshly initialised model (same weights for every way)."""
     torch.manual_seed(0)
     model = make_model().to(X.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     if X.device.type == "cuda":
         torch.cuda.synchronize()
     began = time.perf_counter()
-    way(model, X, y, epochs, batch_size)
+    way(model, optimizer, X, y, epochs, batch_size)
     if X.device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - began
 
 
-def measure(make_model: Callable[[], nn.Module], X: torch.Tensor, y: torch.Tensor,
-            args: argparse.Namespace) -> dict[str, list[float]]:
+def measure(
+    make_model: Callable[[], nn.Module], X: torch.Tensor, y: torch.Tensor, args: argparse.Namespace
+) -> dict[str, list[float]]:
     """Epochs per second of every way, one value per repeat."""
     names = list(WAYS)
     for name in names:  # warm-up: allocator, kernels, lazy initialisation
         seconds(WAYS[name], make_model, X, y, 2, args.batch_size)
     speeds: dict[str, list[float]] = {name: [] for name in names}
     for repeat in range(args.repeats):
-        rotated = names[repeat % len(names):] + names[: repeat % len(names)]
+        rotated = names[repeat % len(names) :] + names[: repeat % len(names)]
         for name in rotated:
-            speeds[name].append(
-                args.epochs / seconds(WAYS[name], make_model, X, y, args.epochs, args.batch_size)
-            )
+            speeds[name].append(args.epochs / seconds(WAYS[name], make_model, X, y, args.epochs, args.batch_size))
     return speeds
 
 
@@ -146,8 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=20, help="epochs per timed run")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per way (median)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
-                        help="torch.set_num_threads for all three ways (default: all cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="torch.set_num_threads for all three ways (default: all cores)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
 
@@ -156,12 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     digits = load_digits()
     X = torch.tensor(digits.images / 16.0, dtype=torch.float32, device=device).unsqueeze(1)
     y = torch.tensor(digits.target, device=device)  # X (1797, 1, 8, 8), y (1797,)
-    print(f"digits: {len(X)} samples, batch size {args.batch_size}, {args.epochs} epochs x "
-          f"{args.repeats} repeats, device {device}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"digits: {len(X)} samples, batch size {args.batch_size}, {args.epochs} epochs x "
+        f"{args.repeats} repeats, device {device}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
 
-    header = (f"| model | way          | epochs/s | dlcourse / hand-written | "
-              f"dlcourse / DataLoader |\n|---|---|---:|---:|---:|")
+    header = (
+        "| model | way          | epochs/s | dlcourse / hand-written | "
+        "dlcourse / DataLoader |\n|---|---|---:|---:|---:|"
+    )
     rows, missed = [header], []
     for model_name, make_model in (("MLP", make_mlp), ("CNN", make_cnn)):
         speeds = measure(make_model, X, y, args)
@@ -169,8 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         vs_loader = paired_ratio(speeds, "dlcourse", "DataLoader")
         for name in WAYS:
             ratios = f"{vs_hand:.3f} | {vs_loader:.2f}" if name == "dlcourse" else " | "
-            rows.append(f"| {model_name} | {name:<12} | {statistics.median(speeds[name]):8.1f} "
-                        f"| {ratios} |")
+            rows.append(f"| {model_name} | {name:<12} | {statistics.median(speeds[name]):8.1f} | {ratios} |")
         if vs_hand < TARGET_VS_HAND:
             missed.append(f"{model_name}: dlcourse / hand-written {vs_hand:.3f} < {TARGET_VS_HAND}")
         if model_name == "MLP" and vs_loader < MLP_TARGET_VS_DATALOADER:

@@ -36,6 +36,9 @@ def nbgrader_config(
     source: str = "source",
     release: str = "release",
     cell_timeout: int = 120,
+    notebook_timeout: int = 900,
+    memory_mb: int = 3072,
+    sandbox: str = "auto",
 ) -> Config:
     """The configuration every nbgrader step here runs with.
 
@@ -64,9 +67,21 @@ def nbgrader_config(
     from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
-    c.Execute.timeout = cell_timeout
-    c.Execute.interrupt_on_timeout = True
-    c.Execute.raise_on_iopub_timeout = False
+    # Execution happens in the sandbox, never in nbgrader's own process tree (grader/execute.py).
+    from nbgrader.converters import Autograde
+
+    from grader.execute import SandboxedExecute
+
+    c.Autograde.autograde_preprocessors = [
+        SandboxedExecute if p.__name__ == "Execute" else p
+        for p in Autograde.class_traits()["autograde_preprocessors"].default()
+    ]
+    c.SandboxedExecute.work_root = str(root / "sandbox")
+    c.SandboxedExecute.protocol_root = str(root / "protocol")
+    c.SandboxedExecute.sandbox = sandbox
+    c.SandboxedExecute.cell_timeout = cell_timeout
+    c.SandboxedExecute.notebook_timeout = notebook_timeout
+    c.SandboxedExecute.memory_mb = memory_mb
     c.Autograde.create_student = True
     c.Exchange.root = str(root / "exchange")
     return c

@@ -11,26 +11,24 @@ The grading folder (``--out``) is an nbgrader course directory:
     source/<assignment>/            trusted copy of solutions/
     submitted/<student>/<assignment>/   the submissions, copied in
     autograded/, feedback/          written by nbgrader
-    protocol/<student>/<assignment>/    hidden inputs and recorded results
+    protocol/<student>/<assignment>/    hidden inputs, harvested results, run reports (never in a sandbox)
+    sandbox/<student>/<assignment>/     the working copy a notebook runs in (rebuilt for every run)
     gradebook.db, grades.csv, results.csv, results.json, logs/
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from dlcourse.checks import protocol
-from grader import hidden, verdict
+from grader import hidden, static, verdict
 from grader.course import COURSE_ID, SOLUTIONS, assignments, nbgrader_config
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
@@ -44,6 +42,9 @@ class StepError(Exception):
 class Workspace:
     root: Path
     cell_timeout: int = 120
+    notebook_timeout: int = 900
+    memory_mb: int = 3072
+    sandbox: str = "auto"
 
     @property
     def db_url(self) -> str:
@@ -60,7 +61,9 @@ class Workspace:
     def api(self):
         from nbgrader.apps import NbGraderAPI
 
-        return NbGraderAPI(config=nbgrader_config(self.root, db_url=self.db_url, cell_timeout=self.cell_timeout))
+        return NbGraderAPI(config=nbgrader_config(
+            self.root, db_url=self.db_url, cell_timeout=self.cell_timeout, notebook_timeout=self.notebook_timeout,
+            memory_mb=self.memory_mb, sandbox=self.sandbox))
 
     def source_notebooks(self, assignment: str) -> list[Path]:
         return sorted((self.root / "source" / assignment).glob("*.ipynb"))
@@ -85,6 +88,7 @@ class Submission:
     score: float = 0.0
     max_score: float = 0.0
     cells: list[dict] = field(default_factory=list)
+    runs: list[dict] = field(default_factory=list)
     cases: dict[str, list[dict]] = field(default_factory=dict, repr=False)
 
     def summary(self) -> dict:
@@ -132,18 +136,47 @@ def check_ids(ws: Workspace, sub: Submission) -> None:
             raise StepError(f"invalid {what} {value!r}: use letters, digits, '_', '-' and '.'")
 
 
+MAX_NOTEBOOK_BYTES = 50 * 2**20
+MAX_SUBMISSION_BYTES = 200 * 2**20
+
+
 def stage(ws: Workspace, sub: Submission) -> None:
-    """Copy the submission into submitted/ (a fresh copy each time: regrading loses nothing)."""
+    """Copy the submission into submitted/: regular files and folders only (a symbolic
+    link could point at the solutions or the gradebook), within size limits. A fresh copy
+    each time, so regrading loses nothing."""
     dest = ws.root / "submitted" / sub.student / sub.assignment
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(sub.path, dest, symlinks=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    notes = []
+    dropped: list[str] = []
+    total = 0
+    for src in sorted(sub.path.rglob("*")):
+        rel = src.relative_to(sub.path)
+        if ".ipynb_checkpoints" in rel.parts:
+            continue
+        if src.is_symlink() or not (src.is_file() or src.is_dir()):
+            dropped.append(str(rel))
+            continue
+        if src.is_dir():
+            (dest / rel).mkdir(parents=True, exist_ok=True)
+            continue
+        size = src.stat().st_size
+        total += size
+        if src.suffix == ".ipynb" and size > MAX_NOTEBOOK_BYTES:
+            raise StepError(f"{rel} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
+        if total > MAX_SUBMISSION_BYTES:
+            raise StepError(f"the submission is larger than {MAX_SUBMISSION_BYTES // 2**20} MB")
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest / rel)
+    if dropped:
+        notes.append(f"ignored links and special files: {', '.join(dropped[:5])}")
     expected = {p.name for p in ws.source_notebooks(sub.assignment)}
     present = {p.name for p in dest.glob("*.ipynb")}
-    notes = []
     for name in sorted(expected & present):
         try:
-            nbformat.read(str(dest / name), as_version=4)
+            nb = nbformat.read(str(dest / name), as_version=4)
+            if not isinstance(nb.get("cells"), list):
+                raise ValueError("no cells")
         except Exception as exc:
             raise StepError(f"{name} is not a readable notebook ({type(exc).__name__}: {str(exc)[:200]})") from None
     if not expected & present:
@@ -165,25 +198,9 @@ def write_hidden_inputs(ws: Workspace, sub: Submission) -> None:
     verdict.write_inputs(ws.protocol_dir(sub.student, sub.assignment), sub.cases)
 
 
-@contextlib.contextmanager
-def _kernel_env(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def autograde(ws: Workspace, sub: Submission) -> None:
     """nbgrader autograde: restore locked and test cells from source, execute the notebook."""
-    env = {protocol.ENV_VAR: str(ws.protocol_dir(sub.student, sub.assignment)), "MPLBACKEND": "Agg"}
-    with _kernel_env(env):
-        result = ws.api().autograde(sub.assignment, sub.student, force=True, create=True)
+    result = ws.api().autograde(sub.assignment, sub.student, force=True, create=True)
     ws.log(sub.student, sub.assignment, result.get("log", ""))
     if not result["success"]:
         ws.log(sub.student, sub.assignment, result.get("error", ""))
@@ -196,14 +213,30 @@ def judge(ws: Workspace, sub: Submission) -> None:
     from nbgrader.api import Gradebook
 
     pdir = ws.protocol_dir(sub.student, sub.assignment)
+    notes = [sub.reason] if sub.reason else []
+    for report in sorted(pdir.glob("run-*.json")):
+        run = json.loads(report.read_text())
+        sub.runs.append(run)
+        if run["status"] != "ok":
+            notes.append(f"{run['notebook']}: {run['detail']}")
+        if run["sandbox"] == "none":
+            notes.append("graded WITHOUT a sandbox (bubblewrap missing)")
+    sub.reason = "; ".join(dict.fromkeys(notes))
     with Gradebook(ws.db_url, COURSE_ID) as gb:
         for nb_path in ws.source_notebooks(sub.assignment):
             nb_id = nb_path.stem
             graded = hidden.graded_test_cells(nb_path)
             done = ws.root / "autograded" / sub.student / sub.assignment / nb_path.name
             nb = nbformat.read(str(done), as_version=4) if done.exists() else None
+            functions = [n.split(".", 1)[1] for c in graded.values() for n in c["exercises"]]
+            cheats = static.reference_users(nb, functions) if nb is not None else set()
             for grade_id, cell in graded.items():
                 v = verdict.judge_cell(grade_id, cell["points"], cell["exercises"], sub.cases, pdir)
+                for name in cell["exercises"]:
+                    if name.split(".", 1)[1] in cheats:
+                        v.score = 0.0
+                        v.reasons.append(f"{name}: your function uses dlcourse.reference; it must compute "
+                                         "its result itself, so it earns nothing")
                 grade = gb.find_grade(grade_id, nb_id, sub.assignment, sub.student)
                 grade.auto_score = v.score
                 grade.needs_manual_grade = False

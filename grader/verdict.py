@@ -50,7 +50,7 @@ def hidden_cases(name: str, seed: int) -> list[dict]:
 def write_inputs(directory: Path, cases: dict[str, list[dict]]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / protocol.OUTPUTS).mkdir(exist_ok=True)
-    for stale in (directory / protocol.OUTPUTS).glob("*.json"):
+    for stale in [*(directory / protocol.OUTPUTS).glob("*.json"), *directory.glob("run-*.json")]:
         stale.unlink()
     path = directory / protocol.INPUTS
     data = {"exercises": {n: [protocol.encode(c) for c in cs] for n, cs in cases.items()}}

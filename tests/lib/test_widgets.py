@@ -235,6 +235,20 @@ def test_widget_builds_headless_and_sliders_update(line, interactive):
     assert not np.allclose(view.fit_line.get_ydata(), fit_before)
 
 
+def test_on_ipympl_a_slider_sends_only_a_blitted_frame(line, monkeypatch):
+    view = GradientDescentView(*line)
+    view.widget(interactive=True)
+    canvas = view.fig.canvas
+    frames: list[int] = []
+    send = canvas.send_binary
+    monkeypatch.setattr(canvas, "send_binary", lambda data: frames.append(len(data)) or send(data))
+    canvas.draw()  # the browser's first request: a full frame, which saves the background
+    assert len(frames) == 1
+    monkeypatch.setattr(canvas, "draw", lambda: pytest.fail("a slider must not redraw fully"))
+    view.controls["learning_rate"].value = 0.3
+    assert len(frames) == 2  # the blit went out at once
+
+
 def test_importing_ipympl_leaves_the_notebooks_backend_alone():
     # A fresh interpreter: `import ipympl` would switch pyplot to the widget backend.
     code = (

@@ -66,6 +66,9 @@ def judge_case(exercise: Any, case: dict[str, Any], result: dict[str, Any]) -> C
     outputs = result.get("outputs")
     if not isinstance(outputs, list) or not all(isinstance(o, np.ndarray) for o in outputs):
         return Comparison(False, f"{label}: the result is not a list of arrays")
+    if exercise.judge is not None:
+        verdict = exercise.judge(copy.deepcopy(case), outputs)
+        return verdict if verdict.ok else Comparison(False, f"{label}: {verdict.message}")
     args, kwargs = copy.deepcopy(case["args"]), copy.deepcopy(case.get("kwargs", {}))
     expected = flatten_outputs(exercise.reference(*args, **kwargs))
     verdict = compare_outputs(outputs, expected, names=exercise.names, rtol=exercise.rtol, atol=exercise.atol)

@@ -26,6 +26,8 @@ __all__ = ["Case", "Exercise", "Mistake", "all_exercises", "get", "register"]
 # Notebook topic -> module holding its exercises, in teaching order.
 TOPICS = {
     "regression": "dlcourse.exercises.regression",
+    "optim": "dlcourse.exercises.optim",
+    "init": "dlcourse.exercises.init",
 }
 
 
@@ -57,6 +59,12 @@ class Exercise:
     cache)`` pair is not an output: wrap such a function in the test cell so it
     returns only what is compared. ``cases(rng)`` returns the random cases
     plus fixed edge cases. ``names`` labels the outputs in messages.
+
+    ``judge(case, outputs)``, when given, replaces the elementwise comparison
+    with the reference: for outputs that are random samples (an initializer)
+    it can test their statistics with tolerances that cannot flake. It gets
+    the decoded case and the student's outputs (a list of arrays, already
+    checked to be numeric) and returns a ``dlcourse.checks.Comparison``.
     """
 
     name: str
@@ -66,6 +74,7 @@ class Exercise:
     rtol: float = 1e-6
     atol: float = 1e-8
     mistakes: tuple[Mistake, ...] = ()
+    judge: Callable[[dict[str, Any], list[np.ndarray]], Any] | None = None
     doc: str = ""
 
 

@@ -18,17 +18,20 @@ Blitting: a full redraw re-renders every tick label, contour and image; a
 slider only moves a few lines. Artists registered with :meth:`View.animate`
 are left out of full redraws and drawn on top of a saved copy of the rest
 (``copy_from_bbox``/``restore_region`` + ``draw_artist``), the pattern of
-matplotlib's blitting tutorial. ipympl declares ``supports_blit = False``
-only to keep matplotlib's own widgets from blitting automatically; its
-``blit`` works when called by hand (matplotlib/ipympl#228). Static content
-never changes while sliders move (axis limits are fixed); where it does, the
-view calls :meth:`View.invalidate` and the next draw is a full one.
+matplotlib's blitting tutorial. The ipympl canvas inherits
+``supports_blit = False`` from matplotlib's WebAgg core, set only so that
+matplotlib's own widgets do not blit on their own (matplotlib#19701); called
+by hand, its ``blit`` sends just the changed pixels (matplotlib/ipympl#228).
+Static content never changes while sliders move (axis limits are fixed);
+where it does, the view calls :meth:`View.invalidate` and the next draw is a
+full one. A zoom or resize redraws fully and saves a new background.
 """
 
 from __future__ import annotations
 
 import io
 import itertools
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -66,7 +69,9 @@ class View:
                  title: str) -> None:
         self.sliders = dict(sliders)
         self.params: dict[str, float] = {name: spec[4] for name, spec in self.sliders.items()}
-        self.fig = Figure(figsize=figsize, dpi=100)
+        # Opaque white, whatever the rcParams: ipympl sends only the changed pixels
+        # of an opaque figure, but every pixel of one with any transparency.
+        self.fig = Figure(figsize=figsize, dpi=100, facecolor="white")
         FigureCanvasAgg(self.fig)  # attaches itself as fig.canvas
         self.base_title = title
         self.title = self.fig.suptitle(title)
@@ -251,6 +256,7 @@ def _ipympl_backend() -> Any:
     so the previous backend setting is put back.
     """
     import matplotlib
+    from matplotlib import rcsetup
 
     before = matplotlib.rcParams._get_backend_or_none()  # None: not resolved yet ("auto")
     fallback = matplotlib.rcParams["backend_fallback"]
@@ -260,23 +266,14 @@ def _ipympl_backend() -> Any:
         return None
     finally:
         if matplotlib.rcParams._get_backend_or_none() != before:
-            _restore_backend(before)
+            name = rcsetup._auto_backend_sentinel if before is None else before
+            pyplot = sys.modules.get("matplotlib.pyplot")
+            if pyplot is not None:
+                pyplot.switch_backend(name)  # pyplot holds the backend module itself
+            else:
+                matplotlib.rcParams["backend"] = name
         matplotlib.rcParams["backend_fallback"] = fallback
     return backend
-
-
-def _restore_backend(name: str | None) -> None:
-    import sys
-
-    import matplotlib
-    from matplotlib import rcsetup
-
-    backend = rcsetup._auto_backend_sentinel if name is None else name
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
-        pyplot.switch_backend(backend)  # pyplot holds the backend module itself
-    else:
-        matplotlib.rcParams["backend"] = backend
 
 
 class WithFallback:

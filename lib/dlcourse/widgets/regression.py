@@ -151,7 +151,7 @@ class GradientDescentView(View):
             "num_iters": ("int", 1, self.MAX_ITERS, 1, 50, "steps"),
             "theta0": ("float", lo[0], hi[0], (hi[0] - lo[0]) / 100, 0.0, "start θ0"),
             "theta1": ("float", lo[1], hi[1], (hi[1] - lo[1]) / 100, 0.0, "start θ1"),
-        }, figsize=(11, 3.6), title="Gradient descent on the mean squared error")
+        }, figsize=(10, 3.4), title="Gradient descent on the mean squared error")
         self._build(lo, hi)
         self.update()
 
@@ -187,7 +187,7 @@ class GradientDescentView(View):
 
         # Loss curve on fixed limits: [half the optimum, far above the start], so
         # moving a slider never rescales (a diverged run is drawn at the ceiling).
-        self._loss_lim = (max(0.5 * self.loss_min, 1e-3 * floor), 1e4 * Z.max())
+        self._loss_lim = (max(0.5 * self.loss_min, 1e-3 * floor), 1e3 * Z.max())
         ax_loss.axhline(self.loss_min, color="k", ls="--", lw=0.8)
         (self.loss_line,) = ax_loss.plot([], [], color="tab:blue")
         self.loss_text = ax_loss.text(0.97, 0.95, "", transform=ax_loss.transAxes, ha="right",
@@ -249,7 +249,7 @@ class PolynomialDegreeView(View):
             "degree": ("int", 0, max_degree, 1, 3, "degree"),
             # 1e-8 is "no penalty" that still keeps degree 15 well posed for a plain solve.
             "ridge": ("log", 1e-8, 1.0, 0.25, 1e-8, "ridge λ"),
-        }, figsize=(10, 3.8), title="Polynomial least squares: under- and overfitting")
+        }, figsize=(9, 3.4), title="Polynomial least squares: under- and overfitting")
         self._errors_cache: dict[float, tuple[np.ndarray, np.ndarray]] = {}
         self._build()
         self.update()
@@ -297,7 +297,7 @@ class PolynomialDegreeView(View):
         ax_err.minorticks_off()
         # One legend for both panels (same colours), outside the axes: the moving
         # curves are drawn last and would cover a legend inside them.
-        self.fig.legend(points, ["training", "validation"], loc="upper right", ncol=2,
+        self.fig.legend(points, ["training", "validation"], loc="upper left", ncol=1,
                         frameon=False, fontsize=9)
         self.axes = (ax_fit, ax_err)
         self.animate(self.curve, self.train_line, self.val_line, self.degree_line,
@@ -318,7 +318,7 @@ class PolynomialDegreeView(View):
         self.degree_line.set_xdata([d, d])
         self.degree_marker.set_data([d, d], display_clip(np.array([train[d], val[d]]),
                                                          *self._err_lim))
-        self.error_text.set_text(f"degree {d}, ridge λ = {ridge:.1e}\n"
-                                 f"training MSE {train[d]:.3g}\nvalidation MSE {val[d]:.3g}")
+        # One short line: every glyph is rendered again on each update.
+        self.error_text.set_text(f"training {train[d]:.3g}, validation {val[d]:.3g}")
         self.show_fallbacks(self._fit)
 

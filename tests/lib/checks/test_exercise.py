@@ -62,3 +62,21 @@ def test_grading_mode_records_and_never_raises(monkeypatch, tmp_path):
     assert data["results"][0]["error"].startswith("ZeroDivisionError: oops")
     # check_against_reference is silent while grading: the grader judges
     assert checks.check_against_reference("regression.mse", broken) == 0
+
+
+def test_a_custom_judge_replaces_the_elementwise_comparison():
+    from dlcourse.checks import Comparison
+    from dlcourse.checks.exercise import judge_case
+    from dlcourse.exercises import Case, Exercise
+
+    def judge(case, outputs):
+        (sample,) = outputs
+        ok = sample.shape == (1000,) and abs(sample.std() - case["args"][0]) < 0.1
+        return Comparison(ok, "" if ok else f"std {sample.std():.3f}, expected {case['args'][0]}")
+
+    ex = Exercise("t.noise", reference=lambda s: None, cases=lambda rng: [Case((1.0,))], judge=judge)
+    case = {"args": [1.0], "kwargs": {}, "label": "c"}
+    rng = np.random.default_rng(0)
+    assert judge_case(ex, case, {"outputs": [rng.standard_normal(1000)]}).ok
+    bad = judge_case(ex, case, {"outputs": [2 * rng.standard_normal(1000)]})
+    assert not bad.ok and bad.message.startswith("c: std")
