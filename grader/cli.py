@@ -23,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="grading folder: gradebook.db, grades.csv, results.csv, feedback/ (default: grading)")
     gr.add_argument("--assignment", action="append", dest="only", help="grade only this assignment (repeatable)")
     gr.add_argument("--cell-timeout", type=int, default=120, help="seconds one cell may run (default 120)")
+    gr.add_argument("--notebook-timeout", type=int, default=900, help="seconds a whole notebook may run (default 900)")
+    gr.add_argument("--memory-mb", type=int, default=3072, help="memory for a kernel and all it starts (default 3072)")
+    gr.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
+                    help="bwrap: require bubblewrap; none: limits and timeouts only; auto (default): bwrap when it "
+                         "works, else a loud warning and limits only")
 
     args = parser.parse_args(argv)
     if args.command == "release":
@@ -43,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.submissions.is_dir():
         print(f"error: {args.submissions} is not a folder of student_id/assignment/ submissions", file=sys.stderr)
         return 2
-    subs = grade_batch(args.submissions, args.out, only=args.only, cell_timeout=args.cell_timeout)
+    subs = grade_batch(args.submissions, args.out, only=args.only, cell_timeout=args.cell_timeout,
+                       notebook_timeout=args.notebook_timeout, memory_mb=args.memory_mb, sandbox=args.sandbox)
     graded = sum(s.status == "graded" for s in subs)
     print(f"{graded} of {len(subs)} submission(s) graded; grades in {args.out / 'grades.csv'}, "
           f"reasons in {args.out / 'results.csv'}, feedback in {args.out / 'feedback'}")

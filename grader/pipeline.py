@@ -22,6 +22,7 @@ import json
 import re
 import secrets
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -204,8 +205,7 @@ def autograde(ws: Workspace, sub: Submission) -> None:
     ws.log(sub.student, sub.assignment, result.get("log", ""))
     if not result["success"]:
         ws.log(sub.student, sub.assignment, result.get("error", ""))
-        details = result.get("log", "") + result.get("error", "")
-        raise StepError("nbgrader could not execute the notebook: " + _last_line(details))
+        raise StepError(_explain(result.get("log", "") + result.get("error", "")))
 
 
 def judge(ws: Workspace, sub: Submission) -> None:
@@ -270,6 +270,19 @@ def feedback(ws: Workspace, sub: Submission) -> None:
         raise StepError("could not write the feedback: " + _last_line(result.get("log", "")))
 
 
+_METADATA = re.compile(r"metadata may be corrupted|does not have a grade_id|schema version|find_graded_cell|"
+                       r"MissingEntry|checksum|cell_type")
+
+
+def _explain(log: str) -> str:
+    """A reason a student can act on, from nbgrader's log of a failed autograde."""
+    if _METADATA.search(log):
+        return ("the notebook's nbgrader cell metadata was changed (grade ids, points, cell types or schema version), "
+                "so it cannot be matched with the assignment; redo the exercises in a fresh copy of the notebook")
+    errors = [ln.strip() for ln in log.splitlines() if re.search(r"\w(Error|Exception): ", ln)]
+    return "nbgrader could not grade the notebook: " + (errors[-1][:300] if errors else _last_line(log))
+
+
 def _last_line(text: str) -> str:
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1][:300] if lines else "no details"
@@ -332,12 +345,20 @@ def _totals(ws: Workspace, sub: Submission) -> None:
         sub.score, sub.max_score = float(s.score), float(s.max_score)
 
 
-def grade_batch(submissions: Path, out: Path, *, only: list[str] | None = None,
-                cell_timeout: int = 120, source: Path = SOLUTIONS) -> list[Submission]:
+def grade_batch(submissions: Path, out: Path, *, only: list[str] | None = None, cell_timeout: int = 120,
+                notebook_timeout: int = 900, memory_mb: int = 3072, sandbox: str = "auto",
+                source: Path = SOLUTIONS) -> list[Submission]:
     """Grade every submission under ``submissions`` into the grading folder ``out``."""
     from grader import report
+    from grader.execute import WARNING
+    from grader.sandbox import bwrap_available
 
-    ws = Workspace(out.resolve(), cell_timeout=cell_timeout)
+    ws = Workspace(out.resolve(), cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
+                   memory_mb=memory_mb, sandbox=sandbox)
+    if sandbox == "bwrap" and not bwrap_available():
+        raise SystemExit("error: --sandbox bwrap, but bubblewrap (bwrap) is missing or cannot create namespaces here")
+    if sandbox == "auto" and not bwrap_available():
+        print("WARNING: " + WARNING, file=sys.stderr, flush=True)
     known = only or assignments(source)
     subs = discover(submissions, known)
     prepare(ws, sorted({s.assignment for s in subs if s.status != "skipped"}), source)

@@ -245,17 +245,15 @@ def run_notebook(work: Path, notebook: str, limits: Limits, *, use_bwrap: bool) 
             status, detail = "timeout", f"the notebook ran longer than {limits.notebook_timeout} s and was stopped"
             _kill(proc, cgroups)
         if status == "ok" and proc.returncode != 0:
-            if cgroups.oom_killed():
-                status, detail = "killed", f"stopped at the memory limit ({limits.memory_mb} MB)"
-            else:
-                status, detail = "killed", f"the notebook's runner ended with code {proc.returncode}"
+            status, detail = "killed", f"the notebook's runner ended with code {proc.returncode}"
     finally:
+        oom = cgroups.oom_killed()
         _kill_quietly(cgroups)
     seconds = time.monotonic() - start
     nb_data, read_status, read_detail = _read_back(executed / notebook, limits)
     if status == "ok":
         status, detail = read_status, read_detail
-    if status == "ok" and cgroups.oom_killed():
+    if oom and status in ("ok", "kernel_died", "killed"):
         status, detail = "kernel_died", f"the kernel was stopped at the memory limit ({limits.memory_mb} MB)"
     return RunResult(nb_data, status, detail, seconds, "bwrap" if use_bwrap else "none")
 

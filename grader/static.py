@@ -8,7 +8,9 @@ student a reason that says what happened.
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 
 import nbformat
 
@@ -40,24 +42,41 @@ def _bound_from_forbidden(tree: ast.AST) -> set[str]:
     return names
 
 
+def _without_comments(source: str) -> str:
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return source
+    return " ".join(t.string for t in tokens if t.type != tokenize.COMMENT)
+
+
+def _binds(tree: ast.AST) -> set[str]:
+    """Top-level names a cell defines: functions, assignments, imports."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
 def reference_users(nb: nbformat.NotebookNode, functions: list[str]) -> set[str]:
-    """The functions (of ``functions``) whose definition uses the reference or the exercises."""
+    """The functions (of ``functions``) that a student's cell defines with the reference's help:
+    the cell mentions dlcourse.reference / dlcourse.exercises, or uses a name imported from them."""
     editable = [c for c in nb.cells if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("locked")]
+    parsed = [(c, _parse(c.source)) for c in editable]
     imported: set[str] = set()
-    trees = []
-    for cell in editable:
-        tree = _parse(cell.source)
-        trees.append((cell, tree))
+    for _, tree in parsed:
         if tree is not None:
             imported |= _bound_from_forbidden(tree)
     found = set()
-    for cell, tree in trees:
+    for cell, tree in parsed:
         if tree is None:
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef) and node.name in functions:
-                body = ast.get_source_segment(cell.source, node) or ""
-                used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-                if _MENTION.search(body) or used & imported:
-                    found.add(node.name)
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        if _MENTION.search(_without_comments(cell.source)) or used & imported:
+            found |= _binds(tree) & set(functions)
     return found

@@ -50,6 +50,11 @@ NBGRADER_SERVER_EXTS = (
     "nbgrader.server_extensions.validate_assignment",
 )
 
+IPYMPL_PROBE = (
+    "get_ipython().run_line_magic('matplotlib', 'widget'); import matplotlib.pyplot as plt; "
+    "plt.ioff(); fig = plt.figure(); plt.plot([0, 1], [1, 0]); fig.canvas"
+)
+
 SERVER_START_S = 90
 UI_TIMEOUT_MS = 60_000  # first load of JupyterLab plus a kernel start on a slow CI machine
 CHROMIUM_ARGS = [
@@ -105,23 +110,26 @@ def _snapshot(root: Path) -> dict[Path, bytes | None]:
     return {p: (p.read_bytes() if p.is_file() else None) for p in root.rglob("*")}
 
 
+def _changes(root: Path, before: dict[Path, bytes | None]) -> list[str]:
+    now = _snapshot(root)
+    created = [f"created {p.relative_to(REPO)}" for p in sorted(set(now) - set(before))]
+    removed = [f"removed {p.relative_to(REPO)}" for p in sorted(set(before) - set(now))]
+    modified = [f"modified {p.relative_to(REPO)}" for p in sorted(set(now) & set(before)) if now[p] != before[p]]
+    return created + removed + modified
+
+
 def _restore(root: Path, before: dict[Path, bytes | None]) -> list[str]:
     """Put root back as it was; returns what had to be changed."""
-    changes = []
+    changes = _changes(root, before)
     for p in sorted(set(_snapshot(root)) - set(before), key=lambda p: len(p.parts), reverse=True):
-        changes.append(f"created {p.relative_to(REPO)}")
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
         else:
             p.unlink(missing_ok=True)
-    for p, data in before.items():
+    for p, data in sorted(before.items(), key=lambda item: len(item[0].parts)):
         if data is None:
-            if not p.is_dir():
-                changes.append(f"removed {p.relative_to(REPO)}")
-                p.mkdir(parents=True, exist_ok=True)
+            p.mkdir(parents=True, exist_ok=True)
         elif not p.is_file() or p.read_bytes() != data:
-            changes.append(f"modified {p.relative_to(REPO)}")
-            p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(data)
     return changes
 
@@ -129,17 +137,19 @@ def _restore(root: Path, before: dict[Path, bytes | None]) -> list[str]:
 class Lab:
     """A running `make lab`: its URL, token, process group and log."""
 
-    def __init__(self, proc: subprocess.Popen, port: int, token: str, log: Path, command: list[str]):
+    def __init__(self, proc: subprocess.Popen, port: int, token: str, log: Path, command: list[str], home: Path):
         self.proc, self.port, self.token, self.log, self.command = proc, port, token, log, command
         self.base = f"http://127.0.0.1:{port}"
-        self.course_changes: list[str] = []
+        self.checkpoints = home / "checkpoints"  # --FileCheckpoints.checkpoint_dir, outside course/
+        self.course_before: dict[Path, bytes | None] = {}
 
-    def url(self, path: str, **query: str) -> str:
-        return f"{self.base}/{path.lstrip('/')}?" + urllib.parse.urlencode({**query, "token": self.token})
+    def url(self, path: str, token: str | None = None, **query: str) -> str:
+        query["token"] = self.token if token is None else token
+        return f"{self.base}/{path.lstrip('/')}?" + urllib.parse.urlencode(query)
 
-    def get(self, path: str, **query: str) -> tuple[int, str]:
+    def get(self, path: str, token: str | None = None, **query: str) -> tuple[int, str]:
         try:
-            with urllib.request.urlopen(self.url(path, **query), timeout=10) as r:
+            with urllib.request.urlopen(self.url(path, token, **query), timeout=10) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode(errors="replace")
@@ -221,6 +231,8 @@ def lab(tmp_path_factory):
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
         "--ServerApp.ip=127.0.0.1",
+        # JupyterLab creates a checkpoint when it opens a notebook; keep it out of course/.
+        f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}",
     ]
     if os.geteuid() == 0:
         lab_args.append("--allow-root")  # containers and CI runners
@@ -233,13 +245,15 @@ def lab(tmp_path_factory):
             command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = Lab(proc, port, token, log, command)
+    server = Lab(proc, port, token, log, command, home)
+    server.course_before = before
     try:
         server.wait_until_up(SERVER_START_S)
         yield server
     finally:
         server.stop()
-        server.course_changes = _restore(COURSE, before)
+        changes = _restore(COURSE, before)
+    assert not changes, "the lab session wrote into course/ (now restored): " + ", ".join(changes)
 
 
 # --- over HTTP -------------------------------------------------------------------------------------------------
@@ -253,6 +267,14 @@ def test_lab_serves_course_folder(lab):
     assert served == expected, f"the server's root is not course/: it lists {sorted(served)}"
     notebook = lab.get_json(f"api/contents/{NOTEBOOK}", content="0")
     assert notebook["type"] == "notebook"
+    assert f"Serving notebooks from local directory: {COURSE}" in lab.log.read_text(errors="replace")
+
+
+def test_lab_args_reach_the_server(lab):
+    """The port and token chosen in LAB_ARGS are the server's (it answers above on that port, with that token)."""
+    assert lab.get("api/contents", token="")[0] == 403
+    assert lab.get("api/contents", token="not-" + lab.token)[0] == 403
+    assert lab.get("api/contents")[0] == 200
 
 
 def _page_config(lab) -> dict:
@@ -316,11 +338,11 @@ def test_notebook_widgets_and_nbgrader_in_browser(lab, sync_playwright, tmp_path
         finally:
             browser.close()  # without saving: autosave is off and nothing asked to save
 
-    # Nothing under course/ may have been written (no save, no checkpoint); teardown restores it regardless.
-    status, _ = lab.get(f"api/contents/{NOTEBOOK}/checkpoints")
-    assert status == 200
-    checkpoints = lab.get_json(f"api/contents/{NOTEBOOK}/checkpoints")
-    assert checkpoints == [], f"opening the notebook created checkpoints in course/: {checkpoints}"
+    # Opening the notebook made its checkpoint where LAB_ARGS said, and nothing under course/ was written
+    # (no save, no checkpoint); teardown restores course/ regardless, and fails if it had to.
+    assert lab.get_json(f"api/contents/{NOTEBOOK}/checkpoints"), "no checkpoint for the opened notebook"
+    assert (lab.checkpoints / "01_regression-checkpoint.ipynb").is_file(), sorted(lab.checkpoints.glob("*"))
+    assert not _changes(COURSE, lab.course_before), _changes(COURSE, lab.course_before)
 
 
 def _drive_notebook(page, lab, expect) -> None:
@@ -346,13 +368,14 @@ def _drive_notebook(page, lab, expect) -> None:
     expect(page.locator("#jp-menu-panel .lm-MenuBar-itemLabel", has_text="Nbgrader")).to_be_visible()
 
     # A new code cell above the first one, run from the keyboard, shows a live slider.
+    # (Cells are counted by class, not by number: JupyterLab renders long notebooks lazily.)
     cells = panel.locator(".jp-Notebook .jp-Cell")
-    n_cells = cells.count()
+    expect(cells.first).to_have_class(re.compile(r"\bjp-MarkdownCell\b"))
     _select(page, cells.first)
     page.keyboard.press("a")
-    expect(cells).to_have_count(n_cells + 1)
     probe = cells.first
     expect(probe).to_have_class(re.compile(r"\bjp-CodeCell\b"))
+    expect(probe.locator(".cm-content")).to_have_text("")
     _run_in(page, expect, probe, "import ipywidgets as w; s = w.IntSlider(value=3, description='probe'); s")
     slider = probe.locator(".jp-OutputArea-output .jupyter-widgets.widget-slider")
     expect(slider).to_be_visible()
@@ -372,6 +395,12 @@ def _drive_notebook(page, lab, expect) -> None:
     echo = cells.nth(2)
     _run_in(page, expect, echo, "print('value', s.value)")
     expect(echo.locator(".jp-OutputArea-output")).to_have_text(re.compile(r"value 8"))
+
+    # ipympl (what the course's slider views draw on): a figure becomes a live canvas widget.
+    _insert_below(page, echo)
+    figure = cells.nth(3)
+    _run_in(page, expect, figure, IPYMPL_PROBE)
+    expect(figure.locator(".jp-OutputArea-output .jupyter-matplotlib-figure canvas").first).to_be_visible()
     expect(panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")).to_have_count(0)
 
 

@@ -26,6 +26,7 @@ __all__ = ["Case", "Exercise", "Mistake", "all_exercises", "get", "register"]
 # Notebook topic -> module holding its exercises, in teaching order.
 TOPICS = {
     "regression": "dlcourse.exercises.regression",
+    "backprop": "dlcourse.exercises.backprop",
     "optim": "dlcourse.exercises.optim",
     "init": "dlcourse.exercises.init",
 }

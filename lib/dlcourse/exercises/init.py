@@ -15,6 +15,7 @@ standard deviation by 25 % or more in some case, far outside those margins.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -148,8 +149,11 @@ def _check_uniform(w: np.ndarray, bound: float, wrong: list[tuple[float, str]]) 
     n = w.size
     lo, hi = float(w.min()), float(w.max())
     if lo < -bound * (1 + 1e-9) or hi > bound * (1 + 1e-9):
+        hint = _explain(max(-lo, hi), wrong, 0.02 * bound)
+        if not hint and n >= MIN_STATS_SIZE and _excess_kurtosis(w) > -0.6:
+            hint = " These look normally distributed: draw from rng.uniform(-a, a, size)."
         return Comparison(False, f"the weights reach [{lo:.4g}, {hi:.4g}], outside [-a, a] with a = {bound:.5g}."
-                                 + _explain(max(-lo, hi), wrong, 0.02 * bound))
+                                 + hint)
     if n < MIN_STATS_SIZE:
         return Comparison(True)
     # P(no entry in the top 1 % of the range) = 0.995^n < 1e-2000 for n >= 1000: only a wrong range fails.
@@ -183,7 +187,7 @@ def _xavier_normal_wrong(fi: int, fo: int) -> list[tuple[float, str]]:
                             "Var = 2 / (fan_in + fan_out)."),
         (math.sqrt(1 / fo), "Var = 1/fan_out uses only the outputs; Glorot averages both: 2 / (fan_in + fan_out)."),
         (math.sqrt(2 / fi), "Var = 2/fan_in is Kaiming's (for ReLU), not Xavier's."),
-        (2 / (fi + fo), "you used the variance 2 / (fan_in + fan_out) as the standard deviation: take its square root."),
+        (2 / (fi + fo), "you used the variance 2 / (fan_in + fan_out) as the standard deviation: take its root."),
         (math.sqrt(1 / (fi + fo)), "the 2 in Var = 2 / (fan_in + fan_out) is missing."),
         (math.sqrt(6 / (fi + fo)), "sqrt(6 / (fan_in + fan_out)) is the uniform's bound a, not a standard deviation."),
     ]
@@ -253,7 +257,7 @@ def _stack(rng: np.random.Generator, depth: int, n: int) -> tuple[np.ndarray, li
     widths = [int(w) for w in rng.integers(2, 9, depth + 1)]
     x = rng.standard_normal((n, widths[0]))
     ws = [rng.standard_normal((a, b)) * rng.uniform(0.5, 2.0) / math.sqrt(a)
-          for a, b in zip(widths[:-1], widths[1:], strict=True)]
+          for a, b in itertools.pairwise(widths)]
     return x, ws
 
 

@@ -70,8 +70,8 @@ Config = dict[str, Any]
 
 
 def _start(w: np.ndarray, dw: np.ndarray, config: Config | None) -> tuple[np.ndarray, np.ndarray, Config]:
-    """Check the shapes, make float64 copies, and give back a config dict to fill."""
-    w = np.array(w, dtype=np.float64)
+    """Check the shapes, read both as float64, and give back a config dict to fill."""
+    w = np.asarray(w, dtype=np.float64)  # never written into: every rule returns a new array
     dw = np.asarray(dw, dtype=np.float64)
     if w.shape != dw.shape:
         raise ValueError(f"w {w.shape} and dw {dw.shape} must have the same shape")
@@ -92,7 +92,10 @@ def _check(config: Config, **limits: tuple[float, float]) -> None:
 
 def _state(config: Config, key: str, w: np.ndarray) -> np.ndarray:
     """The state array ``config[key]``, zeros like ``w`` on the first call."""
-    value = np.asarray(config.setdefault(key, np.zeros_like(w)), dtype=np.float64)
+    if key not in config:
+        config[key] = np.zeros_like(w)
+        return config[key]
+    value = np.asarray(config[key], dtype=np.float64)
     if value.shape != w.shape:
         raise ValueError(f"config[{key!r}] has shape {value.shape} but w has shape {w.shape}")
     return value

@@ -8,7 +8,8 @@ canvas to redraw when it can (``draw_idle``).
 Where the figure shows: with the ipympl backend (``%matplotlib widget``) the
 canvas is a live widget; with the default inline backend a display slot is
 updated with a fresh PNG of the same figure; anywhere else (terminal, tests,
-the grader) the figure has an Agg canvas, so it never needs a display.
+the grader) the figure has an Agg canvas, so it never needs a display, and
+nothing is shown.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from dlcourse.train.history import History
-from dlcourse.train.progress import in_notebook
+from dlcourse.train.progress import grading, in_notebook
 
 __all__ = ["LivePlot"]
 
@@ -53,7 +55,9 @@ class LivePlot:
 
     def _make_figure(self) -> tuple[Figure, bool, bool]:
         """The figure, whether to show it as PNGs (inline backend), whether it is a widget."""
-        if in_notebook() and _widget_backend():
+        # While grading nothing is shown: figures in a thousand graded notebooks are only bulk.
+        shown = in_notebook() and not grading()
+        if shown and _widget_backend():
             import matplotlib.pyplot as plt  # the widget canvas is pyplot's
             from IPython.display import display
 
@@ -63,7 +67,7 @@ class LivePlot:
             return figure, False, True
         figure = Figure(figsize=(self.width, 3), layout="constrained")
         FigureCanvasAgg(figure)  # attaches itself to the figure: renders without a display
-        return figure, in_notebook(), False
+        return figure, shown, False
 
     def _lay_out(self, history: History) -> None:
         """Once, at the first update: one axes per quantity, a line for train and val."""
@@ -75,6 +79,7 @@ class LivePlot:
         for i, name in enumerate(names):
             ax = self.figure.add_subplot(1, len(names), i + 1)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 2.5
             ax.set_title(name)
             (self.lines[name],) = ax.plot([], [], "o-", ms=3, label="train")
             (self.lines[f"val_{name}"],) = ax.plot([], [], "o-", ms=3, label="validation")

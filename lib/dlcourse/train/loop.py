@@ -184,8 +184,7 @@ def fit(
     Raises ``NonFiniteLossError`` (a ``FloatingPointError``) when the loss becomes
     NaN or infinite, naming the epoch and step.
     """
-    device = model_device(model) or torch.device("cpu")
-    precision = choose_precision(device, mixed_precision)
+    precision = choose_precision(model_device(model) or torch.device("cpu"), mixed_precision)
     metric_fns = resolve_metrics(metrics)
     if seed is not None:
         seed_everything(seed)
@@ -194,11 +193,10 @@ def fit(
     )
     if seed is not None and isinstance(train_loader, TensorLoader):
         train_loader.generator.manual_seed(seed)  # a loader the caller built: seed it too
-    val_loader = None
-    if val_data is not None:
-        val_loader = make_loader(val_data, model, batch_size=max(batch_size, 1024), shuffle=False)
     _check_data(model, loss_fn, train_loader, precision, "train_data")
-    if val_loader is not None:
+    val_loader = None
+    if val_data is not None:  # evaluation batches can be large: no gradients to keep
+        val_loader = make_loader(val_data, model, batch_size=max(batch_size, 1024), shuffle=False)
         _check_data(model, loss_fn, val_loader, precision, "val_data")
     if early_stopping is not None:
         _check_monitor(early_stopping, metric_fns, val_loader is not None)
@@ -241,7 +239,7 @@ def fit(
     finally:
         if bar is not None:
             bar.close()
-    run.finish(history, epoch)
+    run.finish(history, history["epoch"][-1])
     return history
 
 

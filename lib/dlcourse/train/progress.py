@@ -14,10 +14,22 @@ from collections.abc import Mapping
 
 from tqdm.auto import tqdm
 
-__all__ = ["GRADING_ENV_VAR", "describe_epoch", "in_notebook", "make_progress_bar", "show_progress"]
+__all__ = [
+    "GRADING_ENV_VAR",
+    "describe_epoch",
+    "grading",
+    "in_notebook",
+    "make_progress_bar",
+    "show_progress",
+]
 
 # Set by the grader in every kernel it starts (see dlcourse.checks.protocol).
 GRADING_ENV_VAR = "DLCOURSE_GRADING_DIR"
+
+
+def grading() -> bool:
+    """True in a kernel the grader started."""
+    return bool(os.environ.get(GRADING_ENV_VAR))
 
 
 def in_notebook() -> bool:
@@ -31,7 +43,7 @@ def in_notebook() -> bool:
 
 def show_progress(progress: bool | None) -> bool:
     """Whether to draw a bar: never while grading, else as asked, else when someone watches."""
-    if os.environ.get(GRADING_ENV_VAR):
+    if grading():
         return False
     if progress is not None:
         return progress

@@ -51,8 +51,48 @@ def polynomial_demo(seed: int = 0) -> PolynomialDegreeView:
     return PolynomialDegreeView(x[:20], y[:20], x[20:], y[20:])
 
 
+# -- notebook 03_optimizers ------------------------------------------------------------
+
+def optimizer_paths_demo() -> View:
+    """The optimizer race of notebook 03 on its three 2-D surfaces, with the reference rules."""
+    from dlcourse.widgets.optim import OptimizerPathsView
+
+    return OptimizerPathsView()
+
+
+def batch_noise_demo(seed: int = 0) -> View:
+    """Mini-batch SGD on notebook 03's digits training split (softmax regression)."""
+    from dlcourse.data import load_digits
+    from dlcourse.widgets.optim import BatchNoiseView
+
+    digits = load_digits(seed=seed)
+    return BatchNoiseView(digits.X_train, digits.y_train, seed=seed)
+
+
+# -- notebook 04_initialization ------------------------------------------------------------
+
+def activation_stats_demo() -> View:
+    """The deep-stack experiment of notebook 04 (unit Gaussian input), with the reference functions."""
+    from dlcourse.widgets.init import ActivationStatsView
+
+    return ActivationStatsView()
+
+
+def initial_loss_demo(seed: int = 0) -> View:
+    """Notebook 04's MLP on the digits: initial loss and first epochs against the weight scale."""
+    from dlcourse.data import load_digits
+    from dlcourse.widgets.init import InitialLossView
+
+    digits = load_digits(seed=seed)
+    return InitialLossView(digits.X_train, digits.y_train, digits.X_val, digits.y_val, seed=seed)
+
+
 # In teaching order; add each new notebook's views here so the benchmark covers them.
 ALL_VIEWS: list[ViewEntry] = [
     ViewEntry("01_regression", "GradientDescentView", gradient_descent_demo),
     ViewEntry("01_regression", "PolynomialDegreeView", polynomial_demo),
+    ViewEntry("03_optimizers", "OptimizerPathsView", optimizer_paths_demo),
+    ViewEntry("03_optimizers", "BatchNoiseView", batch_noise_demo),
+    ViewEntry("04_initialization", "ActivationStatsView", activation_stats_demo),
+    ViewEntry("04_initialization", "InitialLossView", initial_loss_demo),
 ]
