@@ -266,7 +266,8 @@ def test_every_submission_ends_with_a_status_and_a_reason(battery):
         assert explained, f"{student}: no reason given"
 
 
-STUBS = ["long_sleep", "os_exit", "segfault", "memory_bomb", "fork_bomb", "huge_output", "edited_tests", "deleted_tests",
+STUBS = ["long_sleep", "os_exit", "segfault", "memory_bomb", "fork_bomb", "huge_output", "edited_tests",
+         "deleted_tests",
          "changed_points", "changed_grade_ids", "changed_schema", "patched_numpy", "always_equal", "fake_recorder",
          "ipython_hook", "snooping", "gradebook_writer", "network", "reference_caller", "malformed_json",
          "empty_file", "not_a_notebook", "huge_notebook", "symlinks"]

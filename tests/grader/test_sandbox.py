@@ -60,7 +60,8 @@ def test_a_real_run_sees_only_its_submission(tmp_path):
         "print('env', sorted(os.environ))",
     ]]
     nbformat.write(nb, str(work / "t.ipynb"))
-    result = sandbox.run_notebook(work, "t.ipynb", Limits(cell_timeout=30, notebook_timeout=120), use_bwrap=True)
+    limits = Limits(cell_timeout=30, notebook_timeout=120)
+    result = sandbox.run_notebook(work, "t.ipynb", limits, use_bwrap=True)
     assert result.status == "ok", result.detail
     text = str([c.get("outputs") for c in result.notebook["cells"]])
     assert "numpy from /" in text and "/submission" in text and "shadowed" not in text

@@ -25,7 +25,8 @@ def _nb(*sources: str, locked: str | None = None):
     ["from dlcourse.reference import regression as r\nmse = r.mse"],
     ["import dlcourse.reference.regression\ndef mse(a, b):\n    return dlcourse.reference.regression.mse(a, b)"],
     ["from dlcourse.reference import regression as r", "def mse(a, b):\n    return r.mse(a, b)"],
-    ["import importlib\ndef mse(a, b):\n    return importlib.import_module('dlcourse.reference.regression').mse(a, b)"],
+    ["import importlib\ndef mse(a, b):\n"
+     "    return importlib.import_module('dlcourse.reference.regression').mse(a, b)"],
     ["from dlcourse import reference", "def mse(a, b):\n    return reference.regression.mse(a, b)"],
 ])
 def test_reference_use_is_found(cells):

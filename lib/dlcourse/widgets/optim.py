@@ -186,15 +186,19 @@ def gradient_noise(per_sample: np.ndarray, batch_sizes: np.ndarray) -> np.ndarra
 
 
 def minibatch_run(update: Update, X: np.ndarray, y: np.ndarray, batch_size: int, learning_rate: float,
-                  steps: int, seed: int = 0, every: int = 2) -> tuple[np.ndarray, np.ndarray]:
+                  steps: int, seed: int = 0, every: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Mini-batch training of softmax regression from W = 0 with an update rule.
 
     Each step draws ``batch_size`` samples without replacement (a fresh
-    shuffle each epoch) and calls ``update(W, dW, config)``. Returns the loss
-    on all of (X, y) at steps 0, every, 2·every, ... (shape (steps // every + 1,))
-    and the loss of each step's own mini-batch (shape (steps,)).
+    shuffle each epoch) and calls ``update(W, dW, config)`` with
+    ``config = {"learning_rate": learning_rate}`` at first. Returns the loss
+    on all of (X, y) after 0, every, 2·every, ..., steps steps (shape
+    (steps // every + 1,)) and the loss of each step's own mini-batch, taken
+    before that step (shape (steps,)).
     """
     n = X.shape[0]
+    if not 1 <= batch_size <= n or steps % every:
+        raise ValueError(f"need 1 <= batch_size <= {n} and steps a multiple of {every}")
     rng = np.random.default_rng(seed)
     W = np.zeros((X.shape[1], int(y.max()) + 1))
     config: dict[str, Any] | None = {"learning_rate": learning_rate}
@@ -210,14 +214,19 @@ def minibatch_run(update: Update, X: np.ndarray, y: np.ndarray, batch_size: int,
             W, config = update(W, dW, config)
             W = np.asarray(W, dtype=np.float64)
             if (k + 1) % every == 0:
+                if batch_size == n and k + 1 < steps:
+                    continue  # the next batch is all the data: its loss is this one (filled in below)
                 full.append(softmax_regression_loss(W, X, y)[0])
+    if batch_size == n:
+        full = [*batch[::every], full[-1]]
     return np.array(full), batch
 
 
 def _run_losses(update: Update, X: np.ndarray, y: np.ndarray, batch_size: int, learning_rate: float,
                 steps: int, seed: int) -> np.ndarray:
     """:func:`minibatch_run`'s two curves in one array (what WithFallback can check and return)."""
-    return np.concatenate(minibatch_run(update, X, y, batch_size, learning_rate, steps, seed))
+    return np.concatenate(minibatch_run(update, X, y, batch_size, learning_rate, steps, seed,
+                                        every=BatchNoiseView.EVERY))
 
 
 class _Cache(OrderedDict):
@@ -239,6 +248,13 @@ class _Cache(OrderedDict):
 
 # -- views ---------------------------------------------------------------------------------------
 
+def _unit(surface: Surface, path: np.ndarray) -> np.ndarray:
+    """Coordinates of the surface's window mapped onto [0, 1]², clipped well outside it (diverged runs)."""
+    lo = np.array([surface.xlim[0], surface.ylim[0]])
+    hi = np.array([surface.xlim[1], surface.ylim[1]])
+    return np.clip((path - lo) / (hi - lo), -10.0, 11.0)
+
+
 class OptimizerPathsView(View):
     """Six update rules on a 2-D loss surface: the paths, and the loss against the step.
 
@@ -247,9 +263,15 @@ class OptimizerPathsView(View):
     missing or unfinished one is replaced by the reference. The SGD family
     shares one learning rate, the adaptive rules another: their steps have
     different units (α·gradient against about α per coordinate).
+
+    Every surface is drawn in the same unit square (its window is written in
+    the corner) and losses are relative to the start, (f - f*)/(f(w0) - f*),
+    so changing the surface changes only artists that move anyway: every
+    slider, the surface included, redraws by blitting.
     """
 
     MAX_STEPS = 150
+    LOSS_LIM = (1e-8, 1e3)
 
     def __init__(self, updates: dict[str, Update | None] | None = None, surface: int = 0) -> None:
         updates = dict(updates or {})
@@ -270,58 +292,49 @@ class OptimizerPathsView(View):
             "momentum": ("float", 0.0, 0.99, 0.01, 0.9, "momentum β"),
             "steps": ("int", 1, self.MAX_STEPS, 1, self.MAX_STEPS, "steps"),
         }, figsize=(10.5, 4.4), title="Optimizers on a 2-D loss surface")
-        self._surface_index = -1
         self._build()
         self.update()
 
     def _build(self) -> None:
+        from matplotlib import colormaps
+
         ax_map, ax_loss = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": (1.25, 1)})
-        self._images, self._contours, self._minima = [], [], []
+        # One banded image per surface, all in the unit square; only the chosen one is visible.
+        # Bands of log-loss read as contour lines and cost one image to blit.
+        cmap = colormaps["viridis"].resampled(14)
+        self._images, self._minima = [], []
+        u = np.linspace(0, 1, 200)
         for s in SURFACES:
-            x, y = np.linspace(*s.xlim, 160), np.linspace(*s.ylim, 160)
-            Z = surface_losses(s, np.column_stack([a.ravel() for a in np.meshgrid(x, y)])).reshape(160, 160)
-            floor = 1e-3 * float(np.median(Z)) + 1e-9
-            image = ax_map.imshow(np.log10(Z + floor), extent=(*s.xlim, *s.ylim), origin="lower", aspect="auto",
-                                  cmap="viridis", interpolation="bilinear", visible=False)
-            levels = np.geomspace(max(float(Z.min()), floor) * 3, float(Z.max()), 9)
-            contour = ax_map.contour(x, y, Z + floor, levels=levels, colors="w", linewidths=0.5, alpha=0.5)
-            contour.set_visible(False)
-            (minima,) = ax_map.plot(*np.array(s.minima).T, "*", color="w", mec="k", ms=12, visible=False)
-            self._images.append(image)
-            self._contours.append(contour)
+            grid = np.column_stack([c.ravel() for c in np.meshgrid(np.interp(u, (0, 1), s.xlim),
+                                                                   np.interp(u, (0, 1), s.ylim))])
+            Z = surface_losses(s, grid).reshape(200, 200)
+            floor = 1e-3 * float(np.median(Z))
+            self._images.append(ax_map.imshow(np.log10(Z + floor), extent=(0, 1, 0, 1), origin="lower",
+                                              aspect="auto", cmap=cmap, interpolation="nearest", visible=False))
+            (minima,) = ax_map.plot(*_unit(s, np.array(s.minima)).T, "*", color="w", mec="k", ms=12, visible=False)
             self._minima.append(minima)
         (self.start_marker,) = ax_map.plot([], [], "o", color="w", mec="k", ms=7)
         self.path_lines, self.loss_lines = {}, {}
         for (name, _), color in zip(OPTIMIZERS.items(), _COLORS, strict=True):
             (self.path_lines[name],) = ax_map.plot([], [], ".-", color=color, lw=1.3, ms=2.5, label=name)
             (self.loss_lines[name],) = ax_loss.plot([], [], color=color, lw=1.5)
-        ax_map.set(xlabel="$w_1$", ylabel="$w_2$")
-        ax_loss.set(yscale="log", xlim=(0, self.MAX_STEPS), xlabel="step", ylabel="$f(w) - f^*$")
+        self.note = ax_map.text(0.5, 0.98, "", transform=ax_map.transAxes, ha="center", va="top", fontsize=8.5,
+                                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+        self.window = ax_map.text(0.99, 0.02, "", transform=ax_map.transAxes, ha="right", va="bottom",
+                                  fontsize=8, color="w")
+        ax_map.set(xlim=(0, 1), ylim=(0, 1), xticks=[], yticks=[], xlabel="$w_1$", ylabel="$w_2$",
+                   title="loss surface (bands: log scale)")
+        ax_loss.set(yscale="log", xlim=(0, self.MAX_STEPS), ylim=self.LOSS_LIM, xlabel="step",
+                    ylabel="$(f(w) - f^*)\\,/\\,(f(w_0) - f^*)$", title="loss relative to the start")
         ax_loss.minorticks_off()
-        self.status = ax_loss.text(0.98, 0.97, "", transform=ax_loss.transAxes, ha="right", va="top", fontsize=8.5)
+        self.status = ax_loss.text(0.98, 0.97, "", transform=ax_loss.transAxes, ha="right", va="top", fontsize=8.5,
+                                   color="tab:red")
         self.axes = (ax_map, ax_loss)
-        self.animate(*self.path_lines.values(), *self.loss_lines.values(), self.status)
+        self.animate(*self._images, *self._minima, self.start_marker, *self.path_lines.values(),
+                     *self.loss_lines.values(), self.note, self.window, self.status)
         self.layout()
-        self.fig.subplots_adjust(bottom=0.21)
+        self.fig.subplots_adjust(bottom=0.2)
         self.fig.legend(handles=list(self.path_lines.values()), loc="lower center", ncol=6, frameon=False)
-
-    def _show_surface(self, index: int) -> None:
-        """Static content of the chosen surface: image, contours, limits (then a full redraw)."""
-        if index == self._surface_index:
-            return
-        s = SURFACES[index]
-        for i, artists in enumerate(zip(self._images, self._contours, self._minima, strict=True)):
-            for artist in artists:
-                artist.set_visible(i == index)
-        ax_map, ax_loss = self.axes
-        ax_map.set(xlim=s.xlim, ylim=s.ylim, title=f"{s.name}: {s.note}")
-        ax_map.title.set_fontsize(9)
-        self.start_marker.set_data([s.start[0]], [s.start[1]])
-        f0 = float(surface_losses(s, np.array([s.start]))[0])
-        self._loss_lim = (1e-8 * f0, 1e3 * f0)
-        ax_loss.set_ylim(*self._loss_lim)
-        self._surface_index = index
-        self.invalidate()
 
     def paths(self, **params: float) -> dict[str, np.ndarray]:
         """Every optimizer's path, (MAX_STEPS + 1, 2), at these slider values (cached per optimizer)."""
@@ -339,18 +352,26 @@ class OptimizerPathsView(View):
 
     def update(self, **params: float) -> None:
         p = self.merge(params)
-        self._show_surface(int(p["surface"]))
-        surface, k = SURFACES[int(p["surface"])], int(p["steps"])
+        index, k = int(p["surface"]), int(p["steps"])
+        surface = SURFACES[index]
+        for i, (image, minima) in enumerate(zip(self._images, self._minima, strict=True)):
+            image.set_visible(i == index)
+            minima.set_visible(i == index)
+        start = np.array([surface.start])
+        self.start_marker.set_data(*_unit(surface, start).T)
+        self.note.set_text(f"{surface.name}: {surface.note}")
+        self.window.set_text(f"$w_1$ ∈ [{surface.xlim[0]:g}, {surface.xlim[1]:g}], "
+                             f"$w_2$ ∈ [{surface.ylim[0]:g}, {surface.ylim[1]:g}]")
+        f0 = float(surface_losses(surface, start)[0])
         diverged = []
         for name, path in self.paths().items():
             shown = path[: k + 1]
-            self.path_lines[name].set_data(shown[:, 0], shown[:, 1])
-            losses = surface_losses(surface, shown)
-            self.loss_lines[name].set_data(np.arange(k + 1), np.clip(losses, *self._loss_lim))
+            self.path_lines[name].set_data(*_unit(surface, shown).T)
+            losses = surface_losses(surface, shown) / f0
+            self.loss_lines[name].set_data(np.arange(k + 1), np.clip(losses, *self.LOSS_LIM))
             if np.isnan(shown[-1, 0]):
                 diverged.append(name)
         self.status.set_text(f"diverged: {', '.join(diverged)}" if diverged else "")
-        self.status.set_color("tab:red")
         self.show_fallbacks(*self._rules.values())
 
 
@@ -361,30 +382,39 @@ class BatchNoiseView(View):
     is the student's ``sgd(w, dw, config)``, if given. Left: 300 mini-batch
     gradients at W = 0, projected on the full gradient's direction and the
     direction of largest noise. Middle: the relative noise against the batch
-    size. Right: the loss on all N samples while training with that batch size.
+    size. Right: the loss on all N samples while training with that batch size,
+    beside full-batch gradient descent at the same learning rate.
+
+    The learning rate moves in half decades (0.01, 0.03, 0.1, ..., 10): the
+    full-batch curves of those seven rates are computed when the view is made,
+    and each mini-batch run once, when first asked for (then cached).
     """
 
     STEPS = 100
+    EVERY = 5  # the loss on all data is evaluated every EVERY steps
     CLOUD = 300
+    LR_STEP = 0.5  # decades
 
     def __init__(self, X: np.ndarray, y: np.ndarray, sgd: Update | None = None, seed: int = 0) -> None:
         from dlcourse.data import add_bias_column
 
-        self.X = add_bias_column(np.asarray(X, dtype=np.float64))
-        self.y = np.asarray(y, dtype=np.int64)
-        if self.X.ndim != 2 or self.y.shape != (self.X.shape[0],):
-            raise ValueError(f"need X (N, D) and y (N,), got {np.shape(X)} and {np.shape(y)}")
+        X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
+        if X.ndim != 2 or y.shape != (X.shape[0],):
+            raise ValueError(f"need X (N, D) and y (N,), got {X.shape} and {y.shape}")
+        self.X, self.y = add_bias_column(X), y
         n = self.X.shape[0]
         self.batch_sizes = [b for b in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if b < n] + [n]
         self.seed = seed
         self._sgd = WithFallback("sgd", partial(_run_losses, sgd) if sgd is not None else None,
                                  partial(_run_losses, _ref().sgd))
-        self._runs = _Cache(128)
+        self._runs = _Cache(256)
         self._prepare_noise(np.random.default_rng(seed))
         super().__init__({
             "batch": ("int", 0, len(self.batch_sizes) - 1, 1, 5, "batch size (1, 2, 4, ..., all)"),
-            "learning_rate": ("log", 0.01, 10.0, 0.125, 1.0, "learning rate α"),
+            "learning_rate": ("log", 0.01, 10.0, self.LR_STEP, 1.0, "learning rate α"),
         }, figsize=(11, 3.6), title="Mini-batch gradient descent on the digits (softmax regression)")
+        for k in range(-4, 3):  # the full-batch curve of every learning rate on the slider
+            self.run(n, 10 ** (k * self.LR_STEP))
         self._build()
         self.update()
 
@@ -396,7 +426,7 @@ class BatchNoiseView(View):
         u1 = g / np.linalg.norm(g)
         R = (G - g) - np.outer((G - g) @ u1, u1)  # noise orthogonal to the mean direction
         u2 = rng.standard_normal(G.shape[1])
-        for _ in range(10):  # power iteration (a display direction: rough is fine): the direction of largest noise
+        for _ in range(10):  # power iteration: the direction of largest noise (for display: rough is fine)
             u2 = R.T @ (R @ u2)
             u2 /= np.linalg.norm(u2)
         coords = G @ np.column_stack([u1, u2])  # (N, 2)
@@ -419,7 +449,7 @@ class BatchNoiseView(View):
         ax_cloud.plot(*self.g_coords, "*", color="tab:red", ms=12, zorder=5)
         ax_cloud.set(xlim=(self.g_coords[0] - half, self.g_coords[0] + half), ylim=(-half, half),
                      xlabel="along the full gradient", ylabel="across (largest noise)",
-                     title="mini-batch gradients at W = 0")
+                     title="mini-batch gradients at W = 0 (★ = full)")
         ax_cloud.title.set_fontsize(10)
 
         ax_noise.plot(self.noise_m, np.maximum(self.noise, 1e-3), color="tab:blue")
@@ -427,14 +457,14 @@ class BatchNoiseView(View):
         ax_noise.plot(m, self.noise[0] / np.sqrt(m), ls="--", color="0.6", lw=0.8)
         (self.noise_marker,) = ax_noise.plot([], [], "o", color="tab:red", ms=7)
         ax_noise.set(xscale="log", yscale="log", ylim=(1e-3, 2 * self.noise[0]), xlabel="batch size m",
-                     ylabel="‖g_B − g‖ / ‖g‖ (rms)", title="noise ∝ 1/√m, 0 for the full batch")
+                     ylabel="‖g_B − g‖ / ‖g‖ (rms)", title="noise ∝ 1/√m (dashed), 0 for the full batch")
         ax_noise.title.set_fontsize(10)
         ax_noise.minorticks_off()
 
         steps = np.arange(self.STEPS + 1)
-        (self.batch_line,) = ax_loss.plot(steps[1:], np.zeros(self.STEPS), color="tab:blue", alpha=0.3, lw=0.8)
-        (self.full_line,) = ax_loss.plot(steps[::2], np.zeros(self.STEPS // 2 + 1), color="tab:blue", lw=2)
-        (self.gd_line,) = ax_loss.plot(steps[::2], np.zeros(self.STEPS // 2 + 1), color="k", ls="--", lw=1)
+        (self.batch_line,) = ax_loss.plot(steps[:-1], np.zeros(self.STEPS), color="tab:blue", alpha=0.3, lw=0.8)
+        (self.full_line,) = ax_loss.plot(steps[:: self.EVERY], steps[:: self.EVERY] * 0.0, color="tab:blue", lw=2)
+        (self.gd_line,) = ax_loss.plot(steps[:: self.EVERY], steps[:: self.EVERY] * 0.0, color="k", ls="--", lw=1)
         self.loss_text = ax_loss.text(0.97, 0.97, "", transform=ax_loss.transAxes, ha="right", va="top", fontsize=8,
                                       bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85})
         ax_loss.set(xlim=(0, self.STEPS), ylim=(0, 1.5 * np.log(10)), xlabel="step",
@@ -447,30 +477,33 @@ class BatchNoiseView(View):
         self.animate(self.cloud, self.noise_marker, self.batch_line, self.full_line, self.gd_line, self.loss_text)
         self.layout()
 
+    def snap(self, learning_rate: float) -> float:
+        """The nearest learning rate on the slider's grid (half decades)."""
+        return float(10 ** (round(np.log10(learning_rate) / self.LR_STEP) * self.LR_STEP))
+
     def run(self, batch_size: int, learning_rate: float) -> tuple[np.ndarray, np.ndarray]:
-        """(loss on all data every 2 steps, mini-batch losses) of one training run (cached)."""
-        n_full = self.STEPS // 2 + 1
+        """(loss on all data every EVERY steps, mini-batch losses) of one training run (cached)."""
+        n_full = self.STEPS // self.EVERY + 1
+        lr = self.snap(learning_rate)
 
         def make() -> tuple[np.ndarray, str]:
-            both = self._sgd(self.X, self.y, batch_size, learning_rate, self.STEPS, self.seed,
-                             shape=(n_full + self.STEPS,))
+            both = self._sgd(self.X, self.y, batch_size, lr, self.STEPS, self.seed, shape=(n_full + self.STEPS,))
             return both, self._sgd.note
 
-        both, self._sgd.note = self._runs.get_or((batch_size, learning_rate), make)
+        both, self._sgd.note = self._runs.get_or((batch_size, lr), make)
         return both[:n_full], both[n_full:]
 
     def update(self, **params: float) -> None:
         p = self.merge(params)
-        m, lr = self.batch_sizes[int(p["batch"])], float(p["learning_rate"])
+        m, lr = self.batch_sizes[int(p["batch"])], self.snap(p["learning_rate"])
+        gd_full, _ = self.run(len(self.y), lr)
+        full, batch = self.run(m, lr)
         self.cloud.set_offsets(self.clouds[int(p["batch"])])
         self.noise_marker.set_data([m], [max(self.noise_at[m], 1e-3)])
-        full, batch = self.run(m, lr)
-        gd_full, _ = self.run(len(self.y), lr)
         top = self.axes[2].get_ylim()[1]
-        clip = partial(np.clip, a_min=0.0, a_max=top)
-        self.full_line.set_ydata(clip(np.nan_to_num(full, nan=top)))
-        self.batch_line.set_ydata(clip(np.nan_to_num(batch, nan=top)))
-        self.gd_line.set_ydata(clip(np.nan_to_num(gd_full, nan=top)))
+        for line, values in ((self.full_line, full), (self.batch_line, batch), (self.gd_line, gd_full)):
+            line.set_ydata(np.clip(np.nan_to_num(values, nan=top, posinf=top), 0.0, top))
         epochs = self.STEPS * m / len(self.y)
-        self.loss_text.set_text(f"m = {m}: {epochs:.3g} epochs, final loss {full[-1]:.3f} (GD {gd_full[-1]:.3f})")
+        self.loss_text.set_text(f"α = {lr:.3g}, m = {m}: {epochs:.3g} epochs\n"
+                                f"final loss {full[-1]:.3f} (full batch {gd_full[-1]:.3f})")
         self.show_fallbacks(self._sgd)
