@@ -53,7 +53,8 @@ def test_a_real_run_sees_only_its_submission(tmp_path):
     repo = Path(__file__).resolve().parents[2]
     nb.cells = [nbformat.v4.new_code_cell(src) for src in [
         "import numpy, os\nprint('numpy from', numpy.__file__)\nprint('cwd', os.getcwd())",
-        "try:\n    import dlcourse.reference.layers\n    print('LEAK')\nexcept ImportError as e:\n    print('blocked:', e)",
+        "try:\n    import dlcourse.reference.layers\n    print('LEAK')\n"
+        "except ImportError as e:\n    print('blocked:', e)",
         f"print('solutions visible:', os.path.exists({str(repo / 'solutions')!r}))",
         "import socket\ntry:\n    socket.create_connection(('1.1.1.1', 80), timeout=1)\n    print('NET')\n"
         "except OSError:\n    print('no network')",

@@ -34,7 +34,8 @@ def test_reference_use_is_found(cells):
 
 
 @pytest.mark.parametrize("cells", [
-    ["def mse(a, b):\n    # unlike dlcourse.reference, a loop\n    return sum((x - y) ** 2 for x, y in zip(a, b)) / len(a)"],
+    ["def mse(a, b):\n    # unlike dlcourse.reference, a loop\n"
+     "    return sum((x - y) ** 2 for x, y in zip(a, b)) / len(a)"],
     ["import numpy as np\ndef mse(a, b):\n    return float(np.mean((a - b) ** 2))"],
     ["def mse(a, b):\n    return 0.0", "this is not python ("],
 ])
