@@ -5,9 +5,10 @@ LAB_ARGS choosing a free port, a random token and the loopback interface. Only t
 (HOME, runtime, config, settings and workspaces directories) is private to the test; the lab and
 server extensions installed in .venv stay visible, because finding them is part of what is tested.
 
-The notebook is opened from course/ itself, so the test never saves it: autosave is switched off in
-the private user settings, the page is closed without saving, and whatever changed under course/
-anyway is put back at teardown (and reported as a failure).
+The notebook is opened from course/ itself, so the test never writes there: autosave is switched off
+in the private user settings, the page is closed without saving, and LAB_ARGS send the checkpoint that
+JupyterLab makes on opening a notebook to a temporary folder. Any change under course/ fails the test
+at teardown, after checkpoint folders and the opened notebook have been put back as they were.
 """
 
 from __future__ import annotations
@@ -119,18 +120,18 @@ def _changes(root: Path, before: dict[Path, bytes | None]) -> list[str]:
 
 
 def _restore(root: Path, before: dict[Path, bytes | None]) -> list[str]:
-    """Put root back as it was; returns what had to be changed."""
+    """Undo what a lab session writes under root; returns every change found there.
+
+    Only what JupyterLab itself writes is undone (checkpoint folders, the notebook the test opened), so that
+    a concurrent `make release` or an editor's work under course/ is reported but never reverted.
+    """
     changes = _changes(root, before)
-    for p in sorted(set(_snapshot(root)) - set(before), key=lambda p: len(p.parts), reverse=True):
-        if p.is_dir() and not p.is_symlink():
+    for p in root.rglob(".ipynb_checkpoints"):
+        if p not in before and p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
-        else:
-            p.unlink(missing_ok=True)
-    for p, data in sorted(before.items(), key=lambda item: len(item[0].parts)):
-        if data is None:
-            p.mkdir(parents=True, exist_ok=True)
-        elif not p.is_file() or p.read_bytes() != data:
-            p.write_bytes(data)
+    opened = root / NOTEBOOK
+    if before.get(opened) is not None and (not opened.is_file() or opened.read_bytes() != before[opened]):
+        opened.write_bytes(before[opened])
     return changes
 
 
@@ -253,7 +254,7 @@ def lab(tmp_path_factory):
     finally:
         server.stop()
         changes = _restore(COURSE, before)
-    assert not changes, "the lab session wrote into course/ (now restored): " + ", ".join(changes)
+    assert not changes, "course/ changed while the lab ran: " + ", ".join(changes)
 
 
 # --- over HTTP -------------------------------------------------------------------------------------------------
