@@ -1,4 +1,4 @@
-"""Student stubs that name their exercise: ``raise NotImplementedError("mse")``."""
+"""Student stubs that name their exercise: ``raise NotImplementedError("mse: ...")``."""
 
 from __future__ import annotations
 
@@ -6,21 +6,35 @@ import re
 
 from nbgrader.preprocessors import ClearSolutions
 
-_DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
+_DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(")
 
 
 class NamedStubs(ClearSolutions):
-    """nbgrader's ClearSolutions, with the function's name in the stub."""
+    """nbgrader's ClearSolutions, with the enclosing function's name in each code stub."""
 
     def _replace_solution_region(self, cell, language):  # type: ignore[override]
-        if cell.cell_type == "code" and language in self.code_stub:
-            head = cell.source.split(self.begin_solution_delimeter, 1)[0]
-            names = _DEF.findall(head)  # the function whose body the solution is
-            what = f"{names[-1]}: replace this line with your code" if names else "replace this line with your code"
-            saved = dict(self.code_stub)
-            self.code_stub = {**saved, language: f'raise NotImplementedError("{what}")'}
-            try:
-                return super()._replace_solution_region(cell, language)
-            finally:
-                self.code_stub = saved
-        return super()._replace_solution_region(cell, language)
+        if cell.cell_type != "code" or language not in self.code_stub:
+            return super()._replace_solution_region(cell, language)
+        out, in_solution, replaced, last_def = [], False, False, None
+        for line in cell.source.split("\n"):
+            if self.begin_solution_delimeter in line:
+                if in_solution:
+                    raise RuntimeError("encountered nested begin solution statements")
+                in_solution, replaced = True, True
+                indent = re.match(r"\s*", line).group(0)
+                what = f"{last_def}: " if last_def else ""
+                what += "replace this line with your code"
+                out.append(f'{indent}raise NotImplementedError("{what}")')
+            elif self.end_solution_delimeter in line:
+                if not in_solution:
+                    raise RuntimeError("end solution statement without a begin")
+                in_solution = False
+            elif not in_solution:
+                match = _DEF.match(line)
+                if match:
+                    last_def = match.group(1)  # the function whose body the next solution is
+                out.append(line)
+        if in_solution:
+            raise RuntimeError("no end solution statement")
+        cell.source = "\n".join(out)
+        return replaced

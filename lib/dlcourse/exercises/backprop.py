@@ -245,6 +245,9 @@ def _backward_cases(rng: np.random.Generator) -> list[Case]:
         _case([x, y, 3.0], [[1, 0, 1], [2, 0, 0], [0, 2, 2]], None,
               "a node the output does not depend on (its grad must stay 0)"),
         _case([x], [[0, 0, 0], [0, 1, 1], [0, 2, 2], [1, 3, 3]], None, "repeated doubling: x+x, then again"),
+        # m = x y, then f = tanh(tanh(m)) * m: m is reached from f directly and through two tanh nodes.
+        _case([x, y], [[1, 0, 1], [2, 2, 2], [2, 3, 3], [1, 4, 2]], None,
+              "paths of different lengths: f = tanh(tanh(m)) m with m = x y"),
         _case(*_chain(10_000, rng), "a chain 10,000 operations deep (use a loop with your own stack, not recursion)"),
     ]
     for k in range(3):
@@ -278,6 +281,18 @@ def _order_preorder(root):
     return order  # parents before inputs: backward would run inputs first
 
 
+def _order_breadth_first(root):
+    order, seen, queue = [], {id(root)}, [root]
+    while queue:
+        node = queue.pop(0)
+        order.append(node)
+        for child in node._prev:
+            if id(child) not in seen:
+                seen.add(id(child))
+                queue.append(child)
+    return order[::-1]
+
+
 def _order_mistake(order: Callable[[Any], list[Any]]) -> Callable[..., Any]:
     return lambda inputs, program, constants: run_program(_autograd().Value, inputs, program, constants, order)
 
@@ -295,6 +310,9 @@ register(Exercise(
                 "remember which nodes you have visited.", _order_mistake(_order_no_visited)),
         Mistake("a node must come AFTER all of its inputs (post-order): append it once its inputs are done, "
                 "not when you first reach it.", _order_mistake(_order_preorder)),
+        Mistake("breadth-first order is not a topological order when two paths of different lengths reach a node: "
+                "it can pass its gradient on before the longer path has delivered its share.",
+                _order_mistake(_order_breadth_first)),
     ),
 ))
 
@@ -440,8 +458,10 @@ def _softmax_cases(rng: np.random.Generator) -> list[Case]:
                           label=f"random scores {k + 1} (N={N}, C={C})"))
     C = int(rng.integers(3, 10))
     cases.append(Case((np.zeros((4, C)), rng.integers(0, C, 4)), label=f"all scores equal: the loss is log {C}"))
-    cases.append(Case((np.array([[1000.0, 0.0, -1000.0], [-500.0, 800.0, 2.0]]), np.array([0, 2])),
+    cases.append(Case((np.array([[1000.0, 0.0, -1000.0], [-500.0, 800.0, 2.0]]), np.array([0, 1])),
                       label="huge scores (subtract each row's max before exp)"))
+    cases.append(Case((np.array([[50.0, 10.0, -30.0]]), np.array([2])),
+                      label="a very confident wrong prediction (p of the true class is e^-80)"))
     cases.append(Case((rng.standard_normal((1, 5)), np.array([3])), label="a batch of one"))
     return cases
 

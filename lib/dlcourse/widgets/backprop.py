@@ -20,7 +20,9 @@ where it is absent (the grading sandbox).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import math
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +31,7 @@ from dlcourse.widgets.core import View, WithFallback
 
 __all__ = [
     "ACTIVATIONS", "GradientFlowView", "LayerFunctions", "TwoLayerTrainingView", "class_probabilities",
-    "gradient_flow", "gradient_flow_demo", "init_two_layer", "train_two_layer", "two_layer_demo",
+    "decision_boundary", "gradient_flow", "init_two_layer", "one_blas_thread", "train_two_layer",
     "two_layer_scores",
 ]
 
@@ -37,16 +39,46 @@ ACTIVATIONS = ("sigmoid", "tanh", "ReLU", "leaky ReLU")
 LEAKY_ALPHA = 0.01  # the lecture's max(0.01 x, x)
 
 
+_CONTROLLER: Any = None
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the small matrix products of an update on one BLAS thread.
+
+    For matrices this small, threads only add synchronisation, which costs tens of
+    milliseconds on a busy machine. A no-op without threadpoolctl (it comes with scikit-learn).
+    """
+    global _CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=1, user_api="blas"):
+        yield
+
+
 def _layers() -> Any:
+    """dlcourse.reference.layers, imported on first use (it is absent when grading)."""
     from dlcourse.reference import layers
 
     return layers
 
 
-def _mlp() -> Any:
-    from dlcourse.reference import mlp
+_MLP: Any = None
 
-    return mlp
+
+def _mlp() -> Any:
+    """dlcourse.reference.mlp, imported on first use and kept: a training run calls it every step."""
+    global _MLP
+    if _MLP is None:
+        from dlcourse.reference import mlp
+
+        _MLP = mlp
+    return _MLP
 
 
 def _pack(outputs: Sequence[Any], shapes: Sequence[tuple[int, ...]]) -> np.ndarray:
@@ -64,7 +96,7 @@ def _pack(outputs: Sequence[Any], shapes: Sequence[tuple[int, ...]]) -> np.ndarr
 def _unpack(flat: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
     out, start = [], 0
     for shape in shapes:
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         out.append(flat[start:start + size].reshape(shape))
         start += size
     return out
@@ -113,6 +145,11 @@ class LayerFunctions:
 
     def all(self) -> tuple[WithFallback, ...]:
         return (self._forward, self._affine_grads, self._sigmoid, self._leaky, self._loss)
+
+    def reset(self) -> None:
+        """Forget the notes of earlier passes (a function not called this time used no reference)."""
+        for f in self.all():
+            f.note = ""
 
     def affine_forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self._forward(x, w, b, shape=(x.shape[0], w.shape[1]))
@@ -167,6 +204,7 @@ def gradient_flow(X: np.ndarray, y: np.ndarray, weights: Sequence[np.ndarray], a
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     fns = fns or LayerFunctions()
+    fns.reset()
     L = len(weights)
     a, inputs, caches = X, [], []
     act_std, slope = np.empty(L - 1), np.empty(L - 1)
@@ -300,7 +338,7 @@ class GradientFlowView(View):
     def update(self, **params: float) -> None:
         p = self.merge(params)
         depth, name = int(p["depth"]), ACTIVATIONS[int(p["activation"])]
-        with np.errstate(all="ignore"):  # exploding activations are part of the picture
+        with one_blas_thread(), np.errstate(all="ignore"):  # exploding activations are part of the picture
             flow = gradient_flow(self.X, self.y, self.weights(depth, p["gain"]), name, self.fns)
         layers = np.arange(1, depth + 1)
         self.grad_line.set_data(layers, _clip(flow["grad_norm"], *self.GRAD_LIM))
@@ -308,7 +346,7 @@ class GradientFlowView(View):
         self.slope_line.set_data(layers[:-1], np.nan_to_num(flow["slope"], nan=0.0))
         g = flow["grad_norm"]
         ratio = g[0] / g[-1] if g[-1] > 0 else np.inf
-        self.text.set_text(f"{name}: ‖∂L/∂W_1‖ / ‖∂L/∂W_L‖ = {ratio:.1e}")
+        self.text.set_text(f"{name}: first/last {ratio:.0e}")  # short: every glyph is drawn on each update
         self.show_fallbacks(*self.fns.all())
 
 
@@ -321,8 +359,8 @@ class TwoLayerTrainingView(View):
     picks a snapshot.
     """
 
-    MAX_STEPS = 200
-    GRID = 60
+    MAX_STEPS = 60  # each (width, learning rate) retrains from scratch within the 50 ms of a slider update
+    GRID = 50
     LOSS_LIM = (1e-3, 1e1)
 
     def __init__(self, X: np.ndarray, y: np.ndarray,
@@ -346,8 +384,8 @@ class TwoLayerTrainingView(View):
                                   lambda *args: packed(_mlp().mlp_loss)(*args))
         self._runs: dict[tuple[int, float], tuple[np.ndarray, list[dict[str, np.ndarray]], str]] = {}
         super().__init__({
-            "width": ("int", 1, 64, 1, 16, "hidden units H"),
-            "learning_rate": ("log", 1e-3, 30.0, 0.05, 1.0, "learning rate"),
+            "width": ("int", 1, 64, 1, 32, "hidden units H"),
+            "learning_rate": ("log", 1e-3, 30.0, 0.05, 3.0, "learning rate"),
             "steps": ("int", 0, self.MAX_STEPS, 1, self.MAX_STEPS, "steps"),
         }, figsize=(9, 3.6), title="A two-layer network learns a decision boundary")
         self._build()
@@ -358,7 +396,7 @@ class TwoLayerTrainingView(View):
         """The (student's or reference) two-layer loss, through the fallback."""
         shapes = [(), *(params[k].shape for k in ("W1", "b1", "W2", "b2"))]
         flat = self._loss(params["W1"], params["b1"], params["W2"], params["b2"], X, y,
-                          shape=(sum(int(np.prod(s)) for s in shapes),))
+                          shape=(sum(math.prod(s) for s in shapes),))
         loss, *grads = _unpack(flat, shapes)
         return float(loss), dict(zip(("W1", "b1", "W2", "b2"), grads, strict=True))
 
@@ -369,24 +407,22 @@ class TwoLayerTrainingView(View):
             if len(self._runs) > 32:
                 self._runs.clear()
             params = init_two_layer(key[0], self.num_classes, np.random.default_rng(self.seed))
-            losses, snapshots = train_two_layer(self.loss_and_grads, params, self.X, self.y, key[1],
-                                                self.MAX_STEPS)
+            with one_blas_thread():
+                losses, snapshots = train_two_layer(self.loss_and_grads, params, self.X, self.y, key[1],
+                                                    self.MAX_STEPS)
             self._runs[key] = (losses, snapshots, self._loss.note)
         return self._runs[key]
 
     def _build(self) -> None:
         ax_b, ax_l = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
         lo, hi = self.X.min(axis=0) - 0.4, self.X.max(axis=0) + 0.4
-        gx, gy = np.linspace(lo[0], hi[0], self.GRID), np.linspace(lo[1], hi[1], self.GRID)
-        self._grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)  # (GRID², 2), row = y index
-        self.image = ax_b.imshow(np.full((self.GRID, self.GRID), 0.5), extent=(lo[0], hi[0], lo[1], hi[1]),
-                                 origin="lower", aspect="auto", cmap="coolwarm", vmin=0, vmax=1, alpha=0.55,
-                                 interpolation="bilinear")
-        ax_b.scatter(self.X[:, 0], self.X[:, 1], c=self.y, cmap="coolwarm", s=10, edgecolors="k", linewidths=0.3)
+        self._gx, self._gy = np.linspace(lo[0], hi[0], self.GRID), np.linspace(lo[1], hi[1], self.GRID)
+        self._grid = np.stack(np.meshgrid(self._gx, self._gy), axis=-1).reshape(-1, 2)  # (GRID², 2)
+        ax_b.scatter(self.X[:, 0], self.X[:, 1], c=self.y, cmap="coolwarm", s=12, edgecolors="k", linewidths=0.3)
+        (self.boundary,) = ax_b.plot([], [], color="k", lw=2)
         ax_b.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), xticks=[], yticks=[],
-                 title="p(class 1) on the plane")
-        self.acc_text = ax_b.text(0.02, 0.03, "", transform=ax_b.transAxes, fontsize=9,
-                                  bbox={"facecolor": "white", "alpha": 0.7, "lw": 0})
+                 title="decision boundary (p = 1/2)")
+        self.acc_text = ax_b.text(0.02, 0.03, "", transform=ax_b.transAxes, fontsize=9)  # no bbox: 5x the cost
         (self.loss_line,) = ax_l.plot([], [], color="tab:blue")
         (self.loss_marker,) = ax_l.plot([], [], "o", color="tab:red", ms=5)
         ax_l.set(yscale="log", xlim=(0, self.MAX_STEPS), ylim=self.LOSS_LIM, xlabel="step",
@@ -394,7 +430,7 @@ class TwoLayerTrainingView(View):
         ax_l.minorticks_off()
         self.loss_text = ax_l.text(0.97, 0.95, "", transform=ax_l.transAxes, ha="right", va="top", fontsize=9)
         self.axes = (ax_b, ax_l)
-        self.animate(self.image, self.acc_text, self.loss_line, self.loss_marker, self.loss_text)
+        self.animate(self.boundary, self.acc_text, self.loss_line, self.loss_marker, self.loss_text)
         self.layout()
 
     def update(self, **params: float) -> None:
@@ -402,16 +438,14 @@ class TwoLayerTrainingView(View):
         losses, snapshots, note = self.run(int(p["width"]), float(p["learning_rate"]))
         k = int(p["steps"])
         current = snapshots[k]
-        with np.errstate(all="ignore"):
+        with one_blas_thread(), np.errstate(all="ignore"):
             probs = class_probabilities(current, self._grid) if _finite(current) else None
             train_probs = class_probabilities(current, self.X) if probs is not None else None
         if probs is None or not np.all(np.isfinite(probs)):
-            self.image.set_data(np.full((self.GRID, self.GRID), 0.5))
+            self.boundary.set_data([], [])
             self.acc_text.set_text("diverged")
         else:
-            # Two classes: p(class 1); more: the predicted class, scaled into [0, 1].
-            shade = probs[:, 1] if self.num_classes == 2 else probs.argmax(axis=1) / (self.num_classes - 1)
-            self.image.set_data(shade.reshape(self.GRID, self.GRID))
+            self.boundary.set_data(*decision_boundary(self._gx, self._gy, probs))
             accuracy = np.mean(train_probs.argmax(axis=1) == self.y)
             self.acc_text.set_text(f"training accuracy {accuracy:.0%}")
         steps = np.arange(self.MAX_STEPS)
@@ -425,6 +459,26 @@ class TwoLayerTrainingView(View):
         self.show_fallbacks(self._loss)
 
 
+def decision_boundary(gx: np.ndarray, gy: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The curves where a class's probability is 1/2, as x and y arrays with NaN between pieces.
+
+    probs: (len(gy) * len(gx), C) on the grid of meshgrid(gx, gy). With two classes
+    this is the decision boundary; with more, where each class starts to win outright.
+    """
+    import contourpy
+
+    C = probs.shape[1]
+    pieces = []
+    for k in range(1 if C == 2 else 0, C):
+        z = probs[:, k].reshape(len(gy), len(gx))
+        for line in contourpy.contour_generator(gx, gy, z).lines(0.5):
+            pieces += [line, np.full((1, 2), np.nan)]
+    if not pieces:
+        return np.array([]), np.array([])
+    xy = np.concatenate(pieces)
+    return xy[:, 0], xy[:, 1]
+
+
 def _finite(params: dict[str, np.ndarray]) -> bool:
     return all(np.all(np.isfinite(v)) for v in params.values())
 
@@ -432,21 +486,3 @@ def _finite(params: dict[str, np.ndarray]) -> bool:
 def _clip(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Values put into [lo, hi] for a log plot; inf and nan shown at hi (exploded or diverged)."""
     return np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=hi, posinf=hi, neginf=lo), lo, hi)
-
-
-# -- the views on notebook 02's data (for ALL_VIEWS and the slider benchmark) ----------------------
-
-def gradient_flow_demo(seed: int = 0) -> GradientFlowView:
-    """The gradient-flow view on 256 training digits of notebook 02."""
-    from dlcourse.data import load_digits
-
-    digits = load_digits(seed=seed)
-    return GradientFlowView(digits.X_train[:256], digits.y_train[:256], seed=seed)
-
-
-def two_layer_demo(seed: int = 0) -> TwoLayerTrainingView:
-    """The training view on notebook 02's two moons (200 points, noise 0.15)."""
-    from dlcourse.data import make_classification_2d
-
-    X, y = make_classification_2d(n=200, kind="moons", noise=0.15, seed=seed)
-    return TwoLayerTrainingView(X, y, seed=seed)

@@ -14,8 +14,13 @@ from dlcourse.reference import regression
 
 def test_every_exercise_accepts_its_reference():
     for name, ex in exercises.all_exercises().items():
-        fn = getattr(regression, name.split(".", 1)[1])
-        assert checks.hidden_test(name, fn) == len(list(ex.cases(np.random.default_rng(1234)))) > 0
+        if ex.judge is None:  # statistical exercises are covered by their notebook's tests
+            assert checks.hidden_test(name, ex.reference) == len(list(ex.cases(np.random.default_rng(1234)))) > 0
+
+
+def test_regression_reference_functions_are_the_exercises_references():
+    for name in ("mse", "normal_equations", "sigmoid"):
+        assert checks.hidden_test(f"regression.{name}", getattr(regression, name)) > 0
 
 
 def test_a_known_mistake_is_named():
