@@ -41,10 +41,11 @@ def seed_for(secret: bytes, *parts: str) -> int:
 
 
 def hidden_cases(name: str, seed: int) -> list[dict]:
+    """The cases, encoded as the protocol's plain data. They are decoded afresh for every
+    use, so the kernel and the grader see the same values (and fresh random generators)."""
     exercise = exercises.get(name)
     rng = np.random.default_rng(seed)
-    # Round-trip through the protocol so the grader judges exactly what the kernel saw.
-    return [protocol.decode(protocol.encode(c.to_data())) for c in exercise.cases(rng)]
+    return [protocol.encode(c.to_data()) for c in exercise.cases(rng)]
 
 
 def write_inputs(directory: Path, cases: dict[str, list[dict]]) -> Path:
@@ -53,7 +54,7 @@ def write_inputs(directory: Path, cases: dict[str, list[dict]]) -> Path:
     for stale in [*(directory / protocol.OUTPUTS).glob("*.json"), *directory.glob("run-*.json")]:
         stale.unlink()
     path = directory / protocol.INPUTS
-    data = {"exercises": {n: [protocol.encode(c) for c in cs] for n, cs in cases.items()}}
+    data = {"exercises": {n: list(cs) for n, cs in cases.items()}}
     path.write_text(json.dumps(data, allow_nan=False))
     return path
 
@@ -81,9 +82,9 @@ def judge_exercise(name: str, cases: list[dict], directory: Path) -> tuple[bool,
     if len(results) != len(cases):
         return False, f"{name}: expected results for {len(cases)} cases, found {len(results)}"
     exercise = exercises.get(name)
-    for case, result in zip(cases, results, strict=True):
+    for encoded, result in zip(cases, results, strict=True):
         try:
-            verdict = judge_case(exercise, case, result)
+            verdict = judge_case(exercise, protocol.decode(encoded), result)
         except Exception as exc:  # malformed data must never crash the grader
             return False, f"{name}: could not judge a result ({type(exc).__name__})"
         if not verdict.ok:
