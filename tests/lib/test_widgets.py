@@ -259,3 +259,21 @@ def test_importing_ipympl_leaves_the_notebooks_backend_alone():
         "assert type(plt.figure().canvas).__name__ == 'FigureCanvasAgg'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_pyplot_figures_still_display_after_a_view_in_a_kernel(monkeypatch):
+    """Attaching ipympl's canvas must leave the notebook's inline plots working, even when
+    pyplot was imported but had drawn nothing yet (IPython's display hook is easily lost)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in (
+        "import matplotlib.pyplot as plt",
+        "from dlcourse.widgets import polynomial_demo, show\nshow(polynomial_demo())",
+        "plt.plot([1, 3])\nplt.show()",
+    )]
+    NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+    kinds = [list(o.get("data", {})) for o in nb.cells[2].outputs if o.output_type == "display_data"]
+    assert any("image/png" in k for k in kinds), f"the figure after a view was not drawn: {kinds}"

@@ -66,7 +66,8 @@ def _cases(rng: np.random.Generator, make_config: Callable[[np.random.Generator]
         shape, k = _shape(rng), int(rng.integers(3, 12))
         w, dws = _walk(rng, shape, k)
         config = make_config(rng)
-        cases.append(Case((w, dws, config), label=f"random case {i + 1}: w of shape {shape}, {k} calls, config {config}"))
+        label = f"random case {i + 1}: w of shape {shape}, {k} calls, config {config}"
+        cases.append(Case((w, dws, config), label=label))
     w, dws = _walk(rng, (5,), 6)
     cases.append(Case((w, dws, None), label="config=None: all defaults (6 calls)"))
     w, dws = _walk(rng, (2, 3), 5)
@@ -349,7 +350,8 @@ def _cosine_cases(rng: np.random.Generator) -> list[Case]:
         total = int(rng.integers(5, 200))
         lr, lr_min = float(rng.uniform(0.01, 1.0)), float(rng.choice([0.0, 1e-3, 1e-2]))
         steps = np.unique(np.concatenate([[0, total], rng.integers(0, total + 1, 10)]))
-        cases.append(Case((steps, lr, total, lr_min), label=f"random case {i + 1}: total_steps={total}, lr_min={lr_min}"))
+        label = f"random case {i + 1}: total_steps={total}, lr_min={lr_min}"
+        cases.append(Case((steps, lr, total, lr_min), label=label))
     cases.append(Case((np.arange(0, 11), 0.1, 10, 0.0), label="every step of a 10-step schedule"))
     cases.append(Case((np.array([10, 11, 15, 40]), 0.1, 10, 0.02),
                       label="steps past total_steps (must stay at lr_min)"))

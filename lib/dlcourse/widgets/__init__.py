@@ -51,6 +51,26 @@ def polynomial_demo(seed: int = 0) -> PolynomialDegreeView:
     return PolynomialDegreeView(x[:20], y[:20], x[20:], y[20:])
 
 
+# -- notebook 02_backprop --------------------------------------------------------------
+
+def gradient_flow_demo(seed: int = 0) -> View:
+    """Notebook 02's deep-network gradient view on 256 training digits, with the reference layers."""
+    from dlcourse.data import load_digits
+    from dlcourse.widgets.backprop import GradientFlowView
+
+    digits = load_digits(seed=seed)
+    return GradientFlowView(digits.X_train[:256], digits.y_train[:256], seed=seed)
+
+
+def two_layer_training_demo(seed: int = 0) -> View:
+    """Notebook 02's two-layer network on its two moons (200 points), with the reference loss."""
+    from dlcourse.data import make_classification_2d
+    from dlcourse.widgets.backprop import TwoLayerTrainingView
+
+    X, y = make_classification_2d(n=200, kind="moons", noise=0.15, seed=seed)
+    return TwoLayerTrainingView(X, y, seed=seed)
+
+
 # -- notebook 03_optimizers ------------------------------------------------------------
 
 def optimizer_paths_demo() -> View:
@@ -91,6 +111,8 @@ def initial_loss_demo(seed: int = 0) -> View:
 ALL_VIEWS: list[ViewEntry] = [
     ViewEntry("01_regression", "GradientDescentView", gradient_descent_demo),
     ViewEntry("01_regression", "PolynomialDegreeView", polynomial_demo),
+    ViewEntry("02_backprop", "TwoLayerTrainingView", two_layer_training_demo),
+    ViewEntry("02_backprop", "GradientFlowView", gradient_flow_demo),
     ViewEntry("03_optimizers", "OptimizerPathsView", optimizer_paths_demo),
     ViewEntry("03_optimizers", "BatchNoiseView", batch_noise_demo),
     ViewEntry("04_initialization", "ActivationStatsView", activation_stats_demo),

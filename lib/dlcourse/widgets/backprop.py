@@ -20,14 +20,13 @@ where it is absent (the grading sandbox).
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from dlcourse.widgets.core import View, WithFallback
+from dlcourse.widgets.core import View, WithFallback, one_blas_thread
 
 __all__ = [
     "ACTIVATIONS", "GradientFlowView", "LayerFunctions", "TwoLayerTrainingView", "class_probabilities",
@@ -38,27 +37,6 @@ __all__ = [
 ACTIVATIONS = ("sigmoid", "tanh", "ReLU", "leaky ReLU")
 LEAKY_ALPHA = 0.01  # the lecture's max(0.01 x, x)
 
-
-_CONTROLLER: Any = None
-
-
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """Run the small matrix products of an update on one BLAS thread.
-
-    For matrices this small, threads only add synchronisation, which costs tens of
-    milliseconds on a busy machine. A no-op without threadpoolctl (it comes with scikit-learn).
-    """
-    global _CONTROLLER
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    with _CONTROLLER.limit(limits=1, user_api="blas"):
-        yield
 
 
 def _layers() -> Any:

@@ -29,11 +29,12 @@ full one. A zoom or resize redraws fully and saves a new background.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -272,8 +273,23 @@ def _ipympl_backend() -> Any:
                 pyplot.switch_backend(name)  # pyplot holds the backend module itself
             else:
                 matplotlib.rcParams["backend"] = name
+            _reenable_inline(before)
         matplotlib.rcParams["backend_fallback"] = fallback
     return backend
+
+
+def _reenable_inline(backend: str | None) -> None:
+    """Switching pyplot away from the inline backend unhooks IPython's figure display;
+    switching back does not hook it again, so later plt.show() would print only a repr."""
+    if backend is None or "inline" not in backend:
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "enable_matplotlib"):
+        shell.enable_matplotlib("inline")
 
 
 class WithFallback:
@@ -314,3 +330,25 @@ class WithFallback:
                 else:
                     return out
         return np.asarray(self.reference(*args), dtype=np.float64)
+
+
+_CONTROLLER: Any = None
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the small matrix products of a slider update on one BLAS thread.
+
+    For matrices this small, threads only add synchronisation, which costs tens of
+    milliseconds on a busy machine. A no-op without threadpoolctl (it comes with scikit-learn).
+    """
+    global _CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=1, user_api="blas"):
+        yield

@@ -17,7 +17,8 @@
 
 The first view runs the student's ``forward_activations`` and
 ``weight_gradients`` when they work and falls back to the reference
-(imported lazily) while they are stubs. The computations are the plain
+(imported lazily) while they are stubs, or to its own short implementation
+where the reference is absent (the grading sandbox). The computations are the plain
 functions at the top; the random matrices are drawn once, so a slider only
 rescales them. Small matrix products are run on one BLAS thread: on two cores
 the threads cost more than they save at these sizes.
@@ -25,16 +26,15 @@ the threads cost more than they save at these sizes.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from dlcourse.widgets.core import View, WithFallback
+from dlcourse.widgets.core import View, WithFallback, one_blas_thread
 
 __all__ = [
     "ActivationStatsView", "InitialLossView", "TrainingRun", "activation_rows", "deep_stack",
@@ -45,29 +45,17 @@ __all__ = [
 ACTIVATIONS = ("tanh", "relu")
 
 
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """Run small matrix products on one BLAS thread (no-op without threadpoolctl)."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        yield
-        return
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    with _CONTROLLER.limit(limits=1, user_api="blas"):
-        yield
 
 
-_CONTROLLER: Any = None
 
-
-def _reference(name: str) -> Callable[..., Any]:
-    """A reference function, imported only when called (absent in the grading sandbox)."""
+def _reference(name: str, local: Callable[..., Any]) -> Callable[..., Any]:
+    """The reference function ``name``, imported only when called; ``local`` where it is absent
+    (the grading sandbox), so a view never fails for want of it."""
     def call(*args: Any) -> Any:
-        from dlcourse.reference import init
-
+        try:
+            from dlcourse.reference import init
+        except ImportError:
+            return local(*args)
         return getattr(init, name)(*args)
 
     return call
@@ -212,6 +200,32 @@ def _clip_log(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 # -- view 1: the activation statistics of a deep stack ---------------------------------------------
 
+def _activation(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    return np.tanh if name == "tanh" else (lambda s: np.maximum(s, 0.0))
+
+
+def _stack_forward(x: np.ndarray, weights: Sequence[np.ndarray], activation: str) -> list[np.ndarray]:
+    """[h_1, ..., h_L] of h_l = f(h_{l-1} W_l): the view's own forward pass."""
+    f, hs = _activation(activation), [x]
+    for w in weights:
+        hs.append(f(hs[-1] @ w))
+    return hs[1:]
+
+
+def _stack_gradients(x: np.ndarray, weights: Sequence[np.ndarray], activation: str, dout: np.ndarray,
+                     hs: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+    """[dL/dW_1, ..., dL/dW_L] for L = sum(h_L * dout), given the activations hs if known."""
+    hs = [x, *(hs if hs is not None else _stack_forward(x, weights, activation))]
+    grads: list[np.ndarray] = []
+    dh = dout
+    for layer in range(len(weights) - 1, -1, -1):
+        out = hs[layer + 1]
+        ds = dh * (1.0 - out * out if activation == "tanh" else (out > 0))  # through f: dL/ds_l
+        grads.append(hs[layer].T @ ds)
+        dh = ds @ weights[layer].T
+    return grads[::-1]
+
+
 def stack_statistics(x: np.ndarray, weights: Sequence[np.ndarray], activation: str,
                      dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """std of every h_l and of every dL/dW_l (L = sum(h_L * dout)) of a stack: two arrays (len(weights),).
@@ -219,18 +233,9 @@ def stack_statistics(x: np.ndarray, weights: Sequence[np.ndarray], activation: s
     The view's own fast version, for its comparison curves; the student's
     functions draw the curve of the chosen gain.
     """
-    f = np.tanh if activation == "tanh" else (lambda s: np.maximum(s, 0.0))
     with np.errstate(over="ignore", invalid="ignore"):
-        hs = [x]
-        for w in weights:
-            hs.append(f(hs[-1] @ w))
-        grads, dh = [], dout
-        for layer in range(len(weights) - 1, -1, -1):
-            out = hs[layer + 1]
-            ds = dh * (1.0 - out * out if activation == "tanh" else (out > 0))
-            grads.append(hs[layer].T @ ds)
-            dh = ds @ weights[layer].T
-        return _stds(hs[1:]), _stds(grads[::-1])
+        hs = _stack_forward(x, weights, activation)
+        return _stds(hs), _stds(_stack_gradients(x, weights, activation, dout, hs))
 
 
 class ActivationStatsView(View):
@@ -257,8 +262,10 @@ class ActivationStatsView(View):
         self.x, self.Z = deep_stack(width, max_depth, n_samples, seed)
         self.dout = np.random.default_rng(seed + 1).standard_normal((n_samples, width))
         self.edges = np.linspace(-3.0, 3.0, bins + 1)
-        self._forward = WithFallback("forward_activations", forward_activations, _reference("forward_activations"))
-        self._backward = WithFallback("weight_gradients", weight_gradients, _reference("weight_gradients"))
+        self._forward = WithFallback("forward_activations", forward_activations,
+                                     _reference("forward_activations", _stack_forward))
+        self._backward = WithFallback("weight_gradients", weight_gradients,
+                                      _reference("weight_gradients", _stack_gradients))
         self.presets = [(label, gain if gain is not None else std * math.sqrt(width), style)
                         for label, std, gain, style in self.PRESETS]
         # (activation, depth) -> per preset (forward stds, backward stds), for every depth.
@@ -274,7 +281,7 @@ class ActivationStatsView(View):
         super().__init__({
             "gain": ("log", 10**-1.5, 10**1.5, 0.05, 1.0, "gain g (std = g/√n)"),
             "activation": ("int", 0, 1, 1, 0, "activation: 0 tanh, 1 ReLU"),
-            "depth": ("int", 2, max_depth, 1, 10, "layers"),
+            "depth": ("int", 2, max_depth, 1, min(10, max_depth), "layers"),
         }, figsize=(11, 4.0), title=f"{max_depth} layers of {width} units on unit Gaussian input, "
                                     f"weights N(0, (g/√{width})²)")
         self._build()

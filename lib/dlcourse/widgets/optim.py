@@ -265,9 +265,10 @@ class OptimizerPathsView(View):
     different units (α·gradient against about α per coordinate).
 
     Every surface is drawn in the same unit square (its window is written in
-    the corner) and losses are relative to the start, (f - f*)/(f(w0) - f*),
-    so changing the surface changes only artists that move anyway: every
-    slider, the surface included, redraws by blitting.
+    the corner) and losses are relative to the start, (f - f*)/(f(w0) - f*), so
+    the axes never change. Each surface's static picture is saved once it has
+    been drawn: moving back to a surface already seen blits like any other
+    slider; the first visit of a surface costs one full redraw.
     """
 
     MAX_STEPS = 150
@@ -285,13 +286,16 @@ class OptimizerPathsView(View):
             for name, (rule, _, _) in OPTIMIZERS.items()
         }
         self._paths = _Cache(6 * 48)
+        self._surface_index = surface
+        self._saved: dict[int, Any] = {}  # surface -> the background of its last full draw
+        self._full_draw_needed = False
         super().__init__({
             "surface": ("int", 0, len(SURFACES) - 1, 1, surface, "surface: 0 ravine, 1 Rosenbrock, 2 saddle"),
             "learning_rate": ("log", 1e-4, 1.0, 0.1, 0.05, "α of SGD, momentum, Nesterov"),
             "adaptive_lr": ("log", 1e-3, 1.0, 0.1, 0.1, "α of Adagrad, RMSProp, Adam"),
             "momentum": ("float", 0.0, 0.99, 0.01, 0.9, "momentum β"),
             "steps": ("int", 1, self.MAX_STEPS, 1, self.MAX_STEPS, "steps"),
-        }, figsize=(10.5, 4.4), title="Optimizers on a 2-D loss surface")
+        }, figsize=(9.6, 4.0), title="Optimizers on a 2-D loss surface")
         self._build()
         self.update()
 
@@ -299,29 +303,32 @@ class OptimizerPathsView(View):
         from matplotlib import colormaps
 
         ax_map, ax_loss = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": (1.25, 1)})
-        # One banded image per surface, all in the unit square; only the chosen one is visible.
-        # Bands of log-loss read as contour lines and cost one image to blit.
+        # Per surface, in the unit square: a banded image of log f (the bands read as contour
+        # lines), its minima, the start, and two notes. Only the chosen surface's are visible.
         cmap = colormaps["viridis"].resampled(14)
-        self._images, self._minima = [], []
+        self._static: list[list[Any]] = []
         u = np.linspace(0, 1, 200)
+        box = {"facecolor": "white", "edgecolor": "none", "alpha": 0.8}
         for s in SURFACES:
             grid = np.column_stack([c.ravel() for c in np.meshgrid(np.interp(u, (0, 1), s.xlim),
                                                                    np.interp(u, (0, 1), s.ylim))])
             Z = surface_losses(s, grid).reshape(200, 200)
             floor = 1e-3 * float(np.median(Z))
-            self._images.append(ax_map.imshow(np.log10(Z + floor), extent=(0, 1, 0, 1), origin="lower",
-                                              aspect="auto", cmap=cmap, interpolation="nearest", visible=False))
-            (minima,) = ax_map.plot(*_unit(s, np.array(s.minima)).T, "*", color="w", mec="k", ms=12, visible=False)
-            self._minima.append(minima)
-        (self.start_marker,) = ax_map.plot([], [], "o", color="w", mec="k", ms=7)
+            start = _unit(s, np.array([s.start]))
+            self._static.append([
+                ax_map.imshow(np.log10(Z + floor), extent=(0, 1, 0, 1), origin="lower", aspect="auto", cmap=cmap,
+                              interpolation="nearest"),
+                *ax_map.plot(*_unit(s, np.array(s.minima)).T, "*", color="w", mec="k", ms=12),
+                *ax_map.plot(*start.T, "o", color="w", mec="k", ms=7, zorder=3),
+                ax_map.text(0.5, 0.98, f"{s.name}: {s.note}", transform=ax_map.transAxes, ha="center", va="top",
+                            fontsize=8.5, bbox=box),
+                ax_map.text(0.99, 0.02, f"w1 ∈ [{s.xlim[0]:g}, {s.xlim[1]:g}], w2 ∈ [{s.ylim[0]:g}, {s.ylim[1]:g}]",
+                            transform=ax_map.transAxes, ha="right", va="bottom", fontsize=8, color="w"),
+            ])
         self.path_lines, self.loss_lines = {}, {}
         for (name, _), color in zip(OPTIMIZERS.items(), _COLORS, strict=True):
             (self.path_lines[name],) = ax_map.plot([], [], ".-", color=color, lw=1.3, ms=2.5, label=name)
             (self.loss_lines[name],) = ax_loss.plot([], [], color=color, lw=1.5)
-        self.note = ax_map.text(0.5, 0.98, "", transform=ax_map.transAxes, ha="center", va="top", fontsize=8.5,
-                                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
-        self.window = ax_map.text(0.99, 0.02, "", transform=ax_map.transAxes, ha="right", va="bottom",
-                                  fontsize=8, color="w")
         ax_map.set(xlim=(0, 1), ylim=(0, 1), xticks=[], yticks=[], xlabel="$w_1$", ylabel="$w_2$",
                    title="loss surface (bands: log scale)")
         ax_loss.set(yscale="log", xlim=(0, self.MAX_STEPS), ylim=self.LOSS_LIM, xlabel="step",
@@ -330,11 +337,44 @@ class OptimizerPathsView(View):
         self.status = ax_loss.text(0.98, 0.97, "", transform=ax_loss.transAxes, ha="right", va="top", fontsize=8.5,
                                    color="tab:red")
         self.axes = (ax_map, ax_loss)
-        self.animate(*self._images, *self._minima, self.start_marker, *self.path_lines.values(),
-                     *self.loss_lines.values(), self.note, self.window, self.status)
+        self.animate(*self.path_lines.values(), *self.loss_lines.values(), self.status)
+        self._show_surface(self._surface_index)
         self.layout()
-        self.fig.subplots_adjust(bottom=0.2)
+        self.fig.subplots_adjust(bottom=0.21)
         self.fig.legend(handles=list(self.path_lines.values()), loc="lower center", ncol=6, frameon=False)
+
+    # -- one saved background per surface ----------------------------------------------
+
+    def _show_surface(self, index: int) -> None:
+        for i, artists in enumerate(self._static):
+            for artist in artists:
+                artist.set_visible(i == index)
+        if index != self._surface_index:
+            self._surface_index = index
+            saved = self._saved.get(index)
+            fresh = saved is not None and saved[0] is self.fig.canvas and saved[1] == tuple(self.fig.bbox.bounds)
+            self._background = saved if fresh else None
+            self._full_draw_needed = not fresh  # draw() first draws everything once
+
+    def _on_full_draw(self, event: Any) -> None:
+        super()._on_full_draw(event)
+        if not self.fig.canvas.is_saving():
+            self._saved[self._surface_index] = self._background
+
+    def invalidate(self) -> None:
+        """Static content changed (a fallback note in the title): every saved surface is stale."""
+        self._saved.clear()
+        super().invalidate()
+
+    def draw(self) -> None:
+        if self._full_draw_needed and self._output is None:
+            # A surface seen for the first time: render it now (this saves its background),
+            # instead of waiting for a browser to ask, then blit as after any slider.
+            self._full_draw_needed = False
+            self.fig.canvas.draw()
+        super().draw()
+
+    # -- computation and update ----------------------------------------------------------
 
     def paths(self, **params: float) -> dict[str, np.ndarray]:
         """Every optimizer's path, (MAX_STEPS + 1, 2), at these slider values (cached per optimizer)."""
@@ -353,16 +393,9 @@ class OptimizerPathsView(View):
     def update(self, **params: float) -> None:
         p = self.merge(params)
         index, k = int(p["surface"]), int(p["steps"])
+        self._show_surface(index)
         surface = SURFACES[index]
-        for i, (image, minima) in enumerate(zip(self._images, self._minima, strict=True)):
-            image.set_visible(i == index)
-            minima.set_visible(i == index)
-        start = np.array([surface.start])
-        self.start_marker.set_data(*_unit(surface, start).T)
-        self.note.set_text(f"{surface.name}: {surface.note}")
-        self.window.set_text(f"$w_1$ ∈ [{surface.xlim[0]:g}, {surface.xlim[1]:g}], "
-                             f"$w_2$ ∈ [{surface.ylim[0]:g}, {surface.ylim[1]:g}]")
-        f0 = float(surface_losses(surface, start)[0])
+        f0 = float(surface_losses(surface, np.array([surface.start]))[0])
         diverged = []
         for name, path in self.paths().items():
             shown = path[: k + 1]
@@ -385,9 +418,8 @@ class BatchNoiseView(View):
     size. Right: the loss on all N samples while training with that batch size,
     beside full-batch gradient descent at the same learning rate.
 
-    The learning rate moves in half decades (0.01, 0.03, 0.1, ..., 10): the
-    full-batch curves of those seven rates are computed when the view is made,
-    and each mini-batch run once, when first asked for (then cached).
+    The learning rate moves in half decades (0.01, 0.03, 0.1, ..., 10), so the
+    sliders reach 7 x 11 training runs: all are made (and cached) with the view.
     """
 
     STEPS = 100
@@ -412,9 +444,12 @@ class BatchNoiseView(View):
         super().__init__({
             "batch": ("int", 0, len(self.batch_sizes) - 1, 1, 5, "batch size (1, 2, 4, ..., all)"),
             "learning_rate": ("log", 0.01, 10.0, self.LR_STEP, 1.0, "learning rate α"),
-        }, figsize=(11, 3.6), title="Mini-batch gradient descent on the digits (softmax regression)")
-        for k in range(-4, 3):  # the full-batch curve of every learning rate on the slider
-            self.run(n, 10 ** (k * self.LR_STEP))
+        }, figsize=(10.4, 3.4), title="Mini-batch gradient descent on the digits (softmax regression)")
+        # Every run the sliders can ask for (7 learning rates x 11 batch sizes), made now so that moving a
+        # slider only redraws: about a second, once.
+        for k in range(-4, 3):
+            for m in self.batch_sizes:
+                self.run(m, 10 ** (k * self.LR_STEP))
         self._build()
         self.update()
 
@@ -465,7 +500,7 @@ class BatchNoiseView(View):
         (self.batch_line,) = ax_loss.plot(steps[:-1], np.zeros(self.STEPS), color="tab:blue", alpha=0.3, lw=0.8)
         (self.full_line,) = ax_loss.plot(steps[:: self.EVERY], steps[:: self.EVERY] * 0.0, color="tab:blue", lw=2)
         (self.gd_line,) = ax_loss.plot(steps[:: self.EVERY], steps[:: self.EVERY] * 0.0, color="k", ls="--", lw=1)
-        self.loss_text = ax_loss.text(0.97, 0.97, "", transform=ax_loss.transAxes, ha="right", va="top", fontsize=8,
+        self.loss_text = ax_loss.text(0.98, 0.98, "", transform=ax_loss.transAxes, ha="right", va="top", fontsize=7.5,
                                       bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85})
         ax_loss.set(xlim=(0, self.STEPS), ylim=(0, 1.5 * np.log(10)), xlabel="step",
                     ylabel="cross-entropy", title="loss on all training data")
@@ -504,6 +539,6 @@ class BatchNoiseView(View):
         for line, values in ((self.full_line, full), (self.batch_line, batch), (self.gd_line, gd_full)):
             line.set_ydata(np.clip(np.nan_to_num(values, nan=top, posinf=top), 0.0, top))
         epochs = self.STEPS * m / len(self.y)
-        self.loss_text.set_text(f"α = {lr:.3g}, m = {m}: {epochs:.3g} epochs\n"
-                                f"final loss {full[-1]:.3f} (full batch {gd_full[-1]:.3f})")
+        # One short line: every glyph is rendered again on each update.
+        self.loss_text.set_text(f"m = {m}, {epochs:.3g} epochs: loss {full[-1]:.3f} (GD {gd_full[-1]:.3f})")
         self.show_fallbacks(self._sgd)

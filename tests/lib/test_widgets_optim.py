@@ -1,0 +1,221 @@
+"""Tests of dlcourse.widgets.optim: the surfaces, the softmax-regression helpers, and both views headless."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from dlcourse.checks.compare import rel_error
+from dlcourse.checks.gradients import eval_numerical_gradient
+from dlcourse.data import add_bias_column, load_digits
+from dlcourse.reference import optim as ref
+from dlcourse.widgets.optim import (
+    OPTIMIZERS,
+    SURFACES,
+    BatchNoiseView,
+    OptimizerPathsView,
+    gradient_noise,
+    minibatch_run,
+    per_sample_gradients,
+    softmax_regression_loss,
+    surface_losses,
+    trajectory,
+)
+
+
+def stub(*args: object) -> tuple:
+    raise NotImplementedError("not done yet")
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    d = load_digits(seed=0)
+    return d.X_train, d.y_train
+
+
+# -- surfaces ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("surface", SURFACES, ids=lambda s: s.name)
+def test_surface_gradients_and_hessians_match_autograd(surface):
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        w = np.array([rng.uniform(*surface.xlim), rng.uniform(*surface.ylim)])
+        wt = torch.tensor(w, requires_grad=True)
+        g = torch.autograd.grad(surface.f(wt[0], wt[1]), wt)[0].numpy()
+        H = torch.autograd.functional.hessian(lambda v: surface.f(v[0], v[1]), wt.detach()).numpy()
+        assert rel_error(surface.grad(w), g) < 1e-10
+        assert rel_error(surface.hessian(w), H) < 1e-10
+        numerical = eval_numerical_gradient(lambda v: float(surface.f(v[0], v[1])), w.copy())
+        assert rel_error(surface.grad(w), numerical) < 1e-6
+    for minimum in surface.minima:
+        assert np.allclose(surface.grad(np.array(minimum)), 0)
+        assert surface.f(*minimum) == pytest.approx(surface.f_min)
+
+
+def test_trajectory_of_sgd_on_the_ravine_is_the_closed_form():
+    ravine, lr = SURFACES[0], 0.1
+    path = trajectory(ref.sgd, ravine, 20, {"learning_rate": lr})
+    curvature = np.diag(ravine.hessian(np.zeros(2)))
+    expected = np.array(ravine.start) * (1 - lr * curvature) ** np.arange(21)[:, None]
+    np.testing.assert_allclose(path, expected, rtol=1e-12)
+
+
+def test_trajectory_stops_when_it_diverges_and_leaves_config_alone():
+    config = {"learning_rate": 1.0}
+    path = trajectory(ref.sgd, SURFACES[1], 50, config)  # Rosenbrock with α = 1 explodes at once
+    assert path.shape == (51, 2) and np.isnan(path[-1]).all() and np.isfinite(path[0]).all()
+    assert config == {"learning_rate": 1.0}
+    losses = surface_losses(SURFACES[1], path)
+    assert np.isnan(losses[-1]) and losses[0] > 0
+
+
+def test_trajectory_copies_weights_updated_in_place():
+    def in_place(w, dw, config):
+        w -= 0.01 * dw
+        return w, config
+
+    np.testing.assert_allclose(trajectory(in_place, SURFACES[0], 5, {}),
+                               trajectory(ref.sgd, SURFACES[0], 5, {"learning_rate": 0.01}))
+
+
+# -- softmax regression and noise ------------------------------------------------------------
+
+def test_softmax_regression_loss_matches_torch_and_numerical_gradient():
+    rng = np.random.default_rng(1)
+    X, y, W = add_bias_column(rng.standard_normal((7, 4))), rng.integers(0, 3, 7), rng.standard_normal((5, 3))
+    loss, dW = softmax_regression_loss(W, X, y)
+    Wt = torch.tensor(W, requires_grad=True)
+    lt = F.cross_entropy(torch.tensor(X) @ Wt, torch.tensor(y))
+    lt.backward()
+    assert loss == pytest.approx(lt.item(), rel=1e-12)
+    assert rel_error(dW, Wt.grad.numpy()) < 1e-10
+    assert rel_error(dW, eval_numerical_gradient(lambda v: softmax_regression_loss(v, X, y)[0], W.copy())) < 1e-7
+
+
+def test_per_sample_gradients_average_to_the_gradient():
+    rng = np.random.default_rng(2)
+    X, y, W = add_bias_column(rng.standard_normal((9, 3))), rng.integers(0, 4, 9), rng.standard_normal((4, 4))
+    G = per_sample_gradients(W, X, y)
+    assert G.shape == (9, 16)
+    np.testing.assert_allclose(G.mean(axis=0).reshape(4, 4), softmax_regression_loss(W, X, y)[1], rtol=1e-10)
+    np.testing.assert_allclose(G[3].reshape(4, 4), softmax_regression_loss(W, X[3:4], y[3:4])[1], rtol=1e-10)
+
+
+def test_gradient_noise_matches_sampling_without_replacement():
+    rng = np.random.default_rng(3)
+    G = rng.standard_normal((40, 6)) + 2.0
+    g = G.mean(axis=0)
+    m = 7
+    draws = np.array([G[rng.choice(40, m, replace=False)].mean(axis=0) for _ in range(20000)])
+    measured = np.sqrt(np.mean(np.sum((draws - g) ** 2, axis=1))) / np.linalg.norm(g)
+    assert gradient_noise(G, np.array([m]))[0] == pytest.approx(measured, rel=0.03)
+    assert gradient_noise(G, np.array([40]))[0] == 0.0
+
+
+def test_minibatch_run_with_the_full_batch_is_gradient_descent(digits):
+    X, y = add_bias_column(digits[0][:200]), digits[1][:200]
+    full, batch = minibatch_run(ref.sgd, X, y, 200, 0.5, 20)
+    W, expected = np.zeros((65, 10)), []
+    for _ in range(21):
+        loss, dW = softmax_regression_loss(W, X, y)
+        expected.append(loss)
+        W = W - 0.5 * dW
+    np.testing.assert_allclose(full, expected[::5], rtol=1e-10)
+    np.testing.assert_allclose(batch, expected[:20], rtol=1e-10)
+    small = minibatch_run(ref.sgd, X, y, 8, 0.5, 20, seed=4)
+    np.testing.assert_array_equal(small[0], minibatch_run(ref.sgd, X, y, 8, 0.5, 20, seed=4)[0])
+    assert small[0][-1] < small[0][0]
+
+
+# -- views ------------------------------------------------------------------------------------
+
+def test_paths_view_uses_the_students_rules_or_the_reference():
+    calls = []
+
+    def spy(w, dw, config=None):
+        calls.append(1)
+        return ref.adam(w, dw, config)
+
+    view = OptimizerPathsView({"Adam": spy, "SGD": stub})
+    assert calls and "your sgd is not done yet" in view.title.get_text()
+    assert "adam" not in view.title.get_text()
+    p = view.params
+    expected = trajectory(ref.adam, SURFACES[0], view.MAX_STEPS, {"learning_rate": p["adaptive_lr"]})
+    np.testing.assert_allclose(view.paths()["Adam"], expected)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        OptimizerPathsView({"Lion": ref.sgd})
+
+
+def test_paths_view_updates_in_place_and_caches():
+    view = OptimizerPathsView()
+    lines = {name: line for name, line in view.path_lines.items()}
+    view.update(steps=10)
+    assert all(view.path_lines[n] is lines[n] for n in OPTIMIZERS)
+    assert len(view.path_lines["SGD"].get_xdata()) == 11
+    size = len(view._paths)
+    view.update(steps=40, surface=2)
+    view.update(surface=0)
+    assert len(view._paths) == size + len(OPTIMIZERS)  # the saddle's six paths; the ravine's came from the cache
+    view.update(momentum=0.5)
+    assert len(view._paths) == size + len(OPTIMIZERS) + 2  # only momentum and Nesterov depend on β
+
+
+def test_paths_view_blits_a_surface_it_has_drawn_before(monkeypatch):
+    view = OptimizerPathsView()
+    canvas = view.fig.canvas
+    canvas.draw()
+    full_draws = []
+    monkeypatch.setattr(canvas, "draw", lambda: full_draws.append(1) or FigureCanvasAgg.draw(canvas))
+    view.update(surface=1)
+    view.draw()  # first visit: one full draw, then a blit
+    view.update(surface=0)
+    view.draw()
+    view.update(surface=1, learning_rate=1e-3)
+    view.draw()
+    assert full_draws == [1]
+    blitted = np.asarray(canvas.buffer_rgba()).copy()
+    FigureCanvasAgg.draw(canvas)
+    np.testing.assert_array_equal(blitted, np.asarray(canvas.buffer_rgba()))
+
+
+def test_batch_noise_view_snaps_caches_and_falls_back(digits):
+    X, y = digits
+    view = BatchNoiseView(X, y, sgd=stub)
+    assert "(using the reference: your sgd is not done yet)" in view.title.get_text()
+    assert view.snap(0.9) == pytest.approx(1.0) and view.snap(0.2) == pytest.approx(10**-0.5)
+    assert view.batch_sizes[0] == 1 and view.batch_sizes[-1] == len(y)
+    cloud, line = view.cloud, view.full_line
+    view.update(batch=0, learning_rate=0.3)
+    assert view.cloud is cloud and view.full_line is line
+    full, _ = view.run(1, 10**-0.5)
+    np.testing.assert_allclose(line.get_ydata(), np.clip(full, 0, view.axes[2].get_ylim()[1]))
+    # The noise of single samples is far larger than that of batches of 512.
+    assert np.std(view.clouds[0][:, 1]) > 10 * np.std(view.clouds[-2][:, 1])
+
+
+def test_batch_noise_view_runs_the_students_sgd(digits):
+    X, y = digits
+    calls = []
+
+    def spy(w, dw, config=None):
+        calls.append(1)
+        return ref.sgd(w, dw, config)
+
+    view = BatchNoiseView(X[:300], y[:300], sgd=spy)
+    assert calls and "reference" not in view.title.get_text()
+    with pytest.raises(ValueError):
+        BatchNoiseView(X, y[:5])
+
+
+@pytest.mark.parametrize("interactive", [None, False], ids=["ipympl", "output"])
+def test_paths_view_widget_switches_surfaces_headless(interactive):
+    view = OptimizerPathsView()
+    box = view.widget(interactive=interactive)
+    for surface in (2, 1, 2, 0):
+        view.controls["surface"].value = surface
+    view.controls["steps"].value = 30
+    assert view.params["surface"] == 0 and len(view.path_lines["Adam"].get_xdata()) == 31
+    assert box.children[-1] is not None
