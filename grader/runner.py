@@ -57,6 +57,12 @@ def main() -> int:
         kernel_name="python3",  # whatever the notebook's metadata says
         allow_errors=True,
         interrupt_on_timeout=True,
+        # A cell past its time is interrupted and marked, and the notebook goes on.
+        error_on_timeout={
+            "ename": "CellTimeoutError",
+            "evalue": f"the cell ran longer than {args.cell_timeout} s and was interrupted",
+            "traceback": [f"CellTimeoutError: the cell ran longer than {args.cell_timeout} s and was interrupted"],
+        },
         record_timing=False,
         resources={"metadata": {"path": str(args.notebook.parent)}},
     )

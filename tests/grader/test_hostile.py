@@ -288,7 +288,7 @@ def test_real_work_keeps_its_points_next_to_hostile_cells(battery, student):
 
 
 @pytest.mark.parametrize(("student", "words"), [
-    ("long_sleep", "CellTimeoutError|timeout"), ("os_exit", "kernel died|no results"),
+    ("long_sleep", "CellTimeoutError: the cell ran longer than 8 s"), ("os_exit", "kernel died|no results"),
     ("segfault", "kernel died|no results"), ("memory_bomb", "memory limit"),
     ("changed_grade_ids", "metadata was changed"), ("changed_schema", "metadata was changed"),
     ("malformed_json", "not a readable notebook"), ("empty_file", "not a readable notebook"),
@@ -313,10 +313,13 @@ def test_nothing_secret_reached_a_kernel(battery):
         text = _outputs(executed)
         assert SECRET not in text, f"{student}: solution text reached the notebook's outputs"
         assert "REFERENCE IMPORTED" not in text and "CONNECTED" not in text and "WROTE" not in text, student
-        assert str(battery["out"]) not in text, f"{student}: the kernel saw a grader path"
+        if student not in ("snooping", "gradebook_writer"):  # those two were handed the path in their source
+            assert str(battery["out"]) not in text, f"{student}: the kernel saw a grader path"
     snoop = _outputs(battery["out"] / "autograded" / "snooping" / AID / f"{AID}.ipynb")
     assert "reference blocked" in snoop and "FOUND" in snoop
     assert "root:" not in snoop, "the kernel read /etc/shadow"
+    writer = _outputs(battery["out"] / "autograded" / "gradebook_writer" / AID / f"{AID}.ipynb")
+    assert "unable to open database file" in writer and "WROTE" not in writer
 
 
 def _outputs(path: Path) -> str:
