@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -40,6 +41,16 @@ class CappedClient(NotebookClient):
                     text=f"\n[grader] output over {self.max_output_bytes // 1_000_000} MB: the rest is dropped\n"))
             return None
         return super().output(outs, msg, display_id, cell_index)
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        start = time.monotonic()
+        result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if time.monotonic() - start >= self.timeout and cell.cell_type == "code":
+            # nbclient interrupted it: say so where the student will look.
+            cell.outputs.append(nbformat.v4.new_output(
+                "stream", name="stderr",
+                text=f"\n[grader] CellTimeoutError: the cell ran longer than {self.timeout} s and was interrupted\n"))
+        return result
 
 
 def main() -> int:
