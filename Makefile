@@ -43,6 +43,7 @@ grade: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_notebooks.py
 	$(BIN)/python benchmarks/bench_sliders.py
+	$(BIN)/python benchmarks/bench_train.py --device cpu
 
 ## Re-pin every dependency after editing pyproject.toml (then update environment.yml to match).
 lock:

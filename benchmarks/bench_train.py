@@ -5,7 +5,7 @@ trained with the same batch size, epochs, optimizer and thread count three ways:
 
 - ``dlcourse``: ``train.fit(model, (X, y), ...)`` with the progress bar off;
 - ``hand-written``: ``torch.randperm`` and slicing of tensors on the device, the
-  loss summed on the device and read once per epoch (the fastest plain loop);
+  loss summed on the device and read once per epoch (a careful plain loop);
 - ``DataLoader``: ``DataLoader(TensorDataset(X, y), shuffle=True)``, the textbook loop.
 
 Each way first runs a short warm-up; then every repeat runs the three ways back
@@ -16,6 +16,11 @@ for both models, and at least 1.5x the DataLoader loop for the MLP.
 
     python benchmarks/bench_train.py                 # best device, 20 epochs, 5 repeats
     python benchmarks/bench_train.py --device cpu --epochs 10 --threads 2
+    python benchmarks/bench_train.py --device cpu --threads 1 --clock cpu   # on a busy machine
+
+On a machine shared with other jobs, wall-clock times with several threads
+swing by multiples (OpenMP threads wait for each other whenever one is
+descheduled); one thread timed by this process's CPU time is steady.
 """
 
 from __future__ import annotations
@@ -106,6 +111,7 @@ def with_dataloader(
         total.item()
 
 
+MODELS: dict[str, Callable[[], nn.Module]] = {"MLP": make_mlp, "CNN": make_cnn}
 WAYS: dict[str, TrainFn] = {
     "dlcourse": with_dlcourse,
     "hand-written": by_hand,
@@ -113,20 +119,29 @@ WAYS: dict[str, TrainFn] = {
 }
 
 
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
 def seconds(
-    way: TrainFn, make_model: Callable[[], nn.Module], X: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int
+    way: TrainFn,
+    make_model: Callable[[], nn.Module],
+    X: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    batch_size: int,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> float:
-    """Wall time of one run from a freshly initialised model (same weights for every way)."""
+    """Time of one run from a freshly initialised model (same weights for every way)."""
     torch.manual_seed(0)
     model = make_model().to(X.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     if X.device.type == "cuda":
         torch.cuda.synchronize()
-    began = time.perf_counter()
+    began = clock()
     way(model, optimizer, X, y, epochs, batch_size)
     if X.device.type == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - began
+    return clock() - began
 
 
 def measure(
@@ -140,7 +155,8 @@ def measure(
     for repeat in range(args.repeats):
         rotated = names[repeat % len(names) :] + names[: repeat % len(names)]
         for name in rotated:
-            speeds[name].append(args.epochs / seconds(WAYS[name], make_model, X, y, args.epochs, args.batch_size))
+            elapsed = seconds(WAYS[name], make_model, X, y, args.epochs, args.batch_size, CLOCKS[args.clock])
+            speeds[name].append(args.epochs / elapsed)
     return speeds
 
 
@@ -160,8 +176,20 @@ def main(argv: list[str] | None = None) -> int:
         default=len(os.sched_getaffinity(0)),
         help="torch.set_num_threads for all three ways (default: all cores)",
     )
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall: elapsed time; cpu: this process's CPU time, steadier on a shared machine with --threads 1",
+    )
+    parser.add_argument("--models", default="MLP,CNN", help="comma-separated, from: MLP, CNN")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
+    if args.clock == "cpu" and args.device not in (None, "cpu"):
+        parser.error("--clock cpu measures the CPU only; use it with --device cpu")
+    unknown = set(args.models.split(",")) - set(MODELS)
+    if unknown:
+        parser.error(f"unknown models {sorted(unknown)}; choose from {sorted(MODELS)}")
 
     torch.set_num_threads(args.threads)  # once, so all three ways run with the same threads
     device = train.select_device(args.device)
@@ -171,26 +199,23 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"digits: {len(X)} samples, batch size {args.batch_size}, {args.epochs} epochs x "
         f"{args.repeats} repeats, device {device}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads"
+        f"{torch.get_num_threads()} threads, {args.clock} clock, load average {os.getloadavg()[0]:.1f}"
     )
 
-    header = (
-        "| model | way          | epochs/s | dlcourse / hand-written | "
-        "dlcourse / DataLoader |\n|---|---|---:|---:|---:|"
-    )
-    rows, missed = [header], []
-    for model_name, make_model in (("MLP", make_mlp), ("CNN", make_cnn)):
-        speeds = measure(make_model, X, y, args)
+    print("| model | way          | epochs/s | dlcourse / hand-written | dlcourse / DataLoader |")
+    print("|---|---|---:|---:|---:|", flush=True)
+    missed = []
+    for model_name in args.models.split(","):
+        speeds = measure(MODELS[model_name], X, y, args)
         vs_hand = paired_ratio(speeds, "dlcourse", "hand-written")
         vs_loader = paired_ratio(speeds, "dlcourse", "DataLoader")
         for name in WAYS:
             ratios = f"{vs_hand:.3f} | {vs_loader:.2f}" if name == "dlcourse" else " | "
-            rows.append(f"| {model_name} | {name:<12} | {statistics.median(speeds[name]):8.1f} | {ratios} |")
+            print(f"| {model_name} | {name:<12} | {statistics.median(speeds[name]):8.1f} | {ratios} |", flush=True)
         if vs_hand < TARGET_VS_HAND:
             missed.append(f"{model_name}: dlcourse / hand-written {vs_hand:.3f} < {TARGET_VS_HAND}")
         if model_name == "MLP" and vs_loader < MLP_TARGET_VS_DATALOADER:
             missed.append(f"MLP: dlcourse / DataLoader {vs_loader:.2f} < {MLP_TARGET_VS_DATALOADER}")
-    print("\n".join(rows))
     print("ratios: median over repeats of the ratio within a repeat")
     print("targets met" if not missed else "targets missed: " + "; ".join(missed))
     return 1 if missed and args.check else 0

@@ -124,3 +124,49 @@ def run(notebook: Notebook, solution_id: str, test_id: str, variant: Variant, tm
             os.environ[protocol.ENV_VAR] = saved
     v = verdict.judge_cell(test_id, cell["points"], cell["exercises"], cases, pdir)
     return Outcome(student_error, v.score, v.points, v.reasons)
+
+
+def variant_tests(path: Path, variants: dict[str, tuple[str, str, list[Variant], list[Variant]]]) -> dict:
+    """The tests of the tests for one notebook, to put in a test module's globals.
+
+    ``variants`` maps an exercise to (solution cell id, test cell id, wrong
+    variants, correct variants). Every graded cell must be covered, with at
+    least two wrong variants and one correct one.
+    """
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def notebook() -> Notebook:
+        return Notebook(path)
+
+    def params(kind: str):
+        for exercise, (sol, test, wrong, right) in variants.items():
+            for v in wrong if kind == "wrong" else right:
+                yield pytest.param(sol, test, v, id=f"{exercise}-{v.label}")
+
+    @pytest.mark.parametrize(("solution_id", "test_id", "variant"), list(params("wrong")))
+    def test_wrong_implementation_is_rejected(notebook, solution_id, test_id, variant, tmp_path):
+        out = run(notebook, solution_id, test_id, variant, tmp_path)
+        what = f"{solution_id} ({variant.label})"
+        assert out.student_error is not None, f"the visible+hidden tests accepted a wrong {what}"
+        assert out.score == 0, f"the grader gave {out.score} points to a wrong {solution_id} ({variant.label})"
+
+    @pytest.mark.parametrize(("solution_id", "test_id", "variant"), list(params("right")))
+    def test_correct_implementation_is_accepted(notebook, solution_id, test_id, variant, tmp_path):
+        out = run(notebook, solution_id, test_id, variant, tmp_path)
+        what = f"{solution_id} ({variant.label})"
+        assert out.student_error is None, f"a correct {what} was rejected: {out.student_error!r}"
+        assert out.score == out.points > 0, f"the grader did not give full points: {out.reasons}"
+
+    def test_every_graded_exercise_has_variants(notebook):
+        tested = {test for _, test, _, _ in variants.values()}
+        assert set(notebook.graded) == tested
+        for exercise, (_, _, wrong, right) in variants.items():
+            assert len(wrong) >= 2 and len(right) >= 1, exercise
+
+    return {
+        "notebook": notebook,
+        "test_wrong_implementation_is_rejected": test_wrong_implementation_is_rejected,
+        "test_correct_implementation_is_accepted": test_correct_implementation_is_accepted,
+        "test_every_graded_exercise_has_variants": test_every_graded_exercise_has_variants,
+    }

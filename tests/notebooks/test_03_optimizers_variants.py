@@ -9,7 +9,7 @@ alternatives include PyTorch's conventions (momentum buffer, Nesterov, Adam's re
 from __future__ import annotations
 
 import pytest
-from harness import REPO, Notebook, Variant, run
+from harness import REPO, Variant, variant_tests
 
 pytestmark = pytest.mark.notebook("03_optimizers")
 
@@ -263,33 +263,5 @@ VARIANTS: dict[str, tuple[str, str, list[Variant], list[Variant]]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def notebook() -> Notebook:
-    return Notebook(NOTEBOOK)
-
-
-def _params(kind: str):
-    for exercise, (sol, test, wrong, right) in VARIANTS.items():
-        for v in wrong if kind == "wrong" else right:
-            yield pytest.param(sol, test, v, id=f"{exercise}-{v.label}")
-
-
-@pytest.mark.parametrize(("solution_id", "test_id", "variant"), list(_params("wrong")))
-def test_wrong_implementation_is_rejected(notebook, solution_id, test_id, variant, tmp_path):
-    out = run(notebook, solution_id, test_id, variant, tmp_path)
-    assert out.student_error is not None, f"the visible+hidden tests accepted a wrong {solution_id} ({variant.label})"
-    assert out.score == 0, f"the grader gave {out.score} points to a wrong {solution_id} ({variant.label})"
-
-
-@pytest.mark.parametrize(("solution_id", "test_id", "variant"), list(_params("right")))
-def test_correct_implementation_is_accepted(notebook, solution_id, test_id, variant, tmp_path):
-    out = run(notebook, solution_id, test_id, variant, tmp_path)
-    assert out.student_error is None, f"a correct {solution_id} ({variant.label}) was rejected: {out.student_error!r}"
-    assert out.score == out.points > 0, f"the grader did not give full points: {out.reasons}"
-
-
-def test_every_graded_exercise_has_variants(notebook):
-    tested = {test for _, test, _, _ in VARIANTS.values()}
-    assert set(notebook.graded) == tested
-    for exercise, (_, _, wrong, right) in VARIANTS.items():
-        assert len(wrong) >= 2 and len(right) >= 1, exercise
+# The tests themselves are the same for every notebook (harness.variant_tests).
+globals().update(variant_tests(NOTEBOOK, VARIANTS))
