@@ -169,14 +169,15 @@ def _submissions(listener: Listener, out: Path) -> dict[str, object]:
     targets = [str(SOLUTION), str(out / "gradebook.db"), str(out / ".grader_secret"), str(out / "protocol"),
                str(REPO / "tests"), "/etc/shadow", "/root"]
     s["snooping"] = _with_cell("student", (
-        "import glob, os\nfound = []\nfor pattern in ['/work/**/*.ipynb', '/root/**', '/tmp/**', '/submission/**']:\n"
-        "    found += glob.glob(pattern, recursive=True)[:50]\n"
+        "import glob, itertools, os\n"
+        "try:\n    import dlcourse.reference.regression\n    print('REFERENCE IMPORTED')\nexcept ImportError as e:\n"
+        "    print('reference blocked:', e)\nprint('ENV', sorted(os.environ))\nfound = []\n"
+        "for pattern in ['/work/**/*.ipynb', '/root/*', '/tmp/**', '/submission/**']:\n"
+        "    found += list(itertools.islice(glob.iglob(pattern, recursive=True), 50))\n"
         f"found += [t for t in {targets!r} if os.path.exists(t)]\n"
         "print('FOUND', found)\n"
         "for f in found:\n    try:\n        print(open(f, errors='replace').read()[:2000])\n    except Exception:\n"
-        "        pass\n"
-        "try:\n    import dlcourse.reference.regression\n    print('REFERENCE IMPORTED')\nexcept ImportError as e:\n"
-        "    print('reference blocked:', e)\nprint('ENV', sorted(os.environ))"))
+        "        pass\n"))
     s["gradebook_writer"] = _with_cell("student", (
         "import glob, sqlite3\n"
         f"dbs = [{str(out / 'gradebook.db')!r}] + glob.glob('/work/**/*.db', recursive=True)\n"
