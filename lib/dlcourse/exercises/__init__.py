@@ -27,8 +27,8 @@ __all__ = ["Case", "Exercise", "Mistake", "all_exercises", "get", "register"]
 TOPICS = {
     "regression": "dlcourse.exercises.regression",
     "backprop": "dlcourse.exercises.backprop",
-    "optim": "dlcourse.exercises.optim",
-    "init": "dlcourse.exercises.init",
+    "optimizers": "dlcourse.exercises.optimizers",
+    "initialization": "dlcourse.exercises.initialization",
 }
 
 

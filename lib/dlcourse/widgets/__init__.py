@@ -75,7 +75,7 @@ def two_layer_training_demo(seed: int = 0) -> View:
 
 def optimizer_paths_demo() -> View:
     """The optimizer race of notebook 03 on its three 2-D surfaces, with the reference rules."""
-    from dlcourse.widgets.optim import OptimizerPathsView
+    from dlcourse.widgets.optimizers import OptimizerPathsView
 
     return OptimizerPathsView()
 
@@ -83,7 +83,7 @@ def optimizer_paths_demo() -> View:
 def batch_noise_demo(seed: int = 0) -> View:
     """Mini-batch SGD on notebook 03's digits training split (softmax regression)."""
     from dlcourse.data import load_digits
-    from dlcourse.widgets.optim import BatchNoiseView
+    from dlcourse.widgets.optimizers import BatchNoiseView
 
     digits = load_digits(seed=seed)
     return BatchNoiseView(digits.X_train, digits.y_train, seed=seed)
@@ -93,7 +93,7 @@ def batch_noise_demo(seed: int = 0) -> View:
 
 def activation_stats_demo() -> View:
     """The deep-stack experiment of notebook 04 (unit Gaussian input), with the reference functions."""
-    from dlcourse.widgets.init import ActivationStatsView
+    from dlcourse.widgets.initialization import ActivationStatsView
 
     return ActivationStatsView()
 
@@ -101,7 +101,7 @@ def activation_stats_demo() -> View:
 def initial_loss_demo(seed: int = 0) -> View:
     """Notebook 04's MLP on the digits: initial loss and first epochs against the weight scale."""
     from dlcourse.data import load_digits
-    from dlcourse.widgets.init import InitialLossView
+    from dlcourse.widgets.initialization import InitialLossView
 
     digits = load_digits(seed=seed)
     return InitialLossView(digits.X_train, digits.y_train, digits.X_val, digits.y_val, seed=seed)

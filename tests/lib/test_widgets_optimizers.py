@@ -1,4 +1,4 @@
-"""Tests of dlcourse.widgets.optim: the surfaces, the softmax-regression helpers, and both views headless."""
+"""Tests of dlcourse.widgets.optimizers: the surfaces, the softmax-regression helpers, and both views headless."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dlcourse.checks.compare import rel_error
 from dlcourse.checks.gradients import eval_numerical_gradient
 from dlcourse.data import add_bias_column, load_digits
 from dlcourse.reference import optim as ref
-from dlcourse.widgets.optim import (
+from dlcourse.widgets.optimizers import (
     OPTIMIZERS,
     SURFACES,
     BatchNoiseView,

@@ -1,4 +1,4 @@
-"""Tests of dlcourse.widgets.init: the computations of notebook 04's views, in-place updates, fallbacks.
+"""Tests of dlcourse.widgets.initialization: the computations of notebook 04's views, in-place updates, fallbacks.
 
 No browser: views draw on Agg. The deep-stack statistics are checked against the
 reference, the MLP's loss and SGD step against PyTorch autograd.
@@ -16,7 +16,7 @@ import torch
 from dlcourse.data import load_digits
 from dlcourse.reference import init as ref
 from dlcourse.widgets import ALL_VIEWS
-from dlcourse.widgets.init import (
+from dlcourse.widgets.initialization import (
     ActivationStatsView,
     InitialLossView,
     activation_rows,

@@ -51,7 +51,7 @@ def _sig(z: np.ndarray) -> np.ndarray:
 
 
 register(Exercise(
-    name="init.swish",
+    name="initialization.swish",
     reference=lambda x, beta: _ref().swish(x, beta),
     cases=_swish_cases,
     names=("swish(x)", "swish'(x)"),
@@ -225,7 +225,7 @@ def _judge_uniform(case: dict, outputs: list[np.ndarray]) -> Comparison:
 
 
 register(Exercise(
-    name="init.xavier_normal",
+    name="initialization.xavier_normal",
     reference=lambda fan_in, fan_out, rng: _ref().xavier_normal(fan_in, fan_out, rng),
     cases=_init_cases,
     names=("w",),
@@ -234,7 +234,7 @@ register(Exercise(
 ))
 
 register(Exercise(
-    name="init.xavier_uniform",
+    name="initialization.xavier_uniform",
     reference=lambda fan_in, fan_out, rng: _ref().xavier_uniform(fan_in, fan_out, rng),
     cases=_init_cases,
     names=("w",),
@@ -243,7 +243,7 @@ register(Exercise(
 ))
 
 register(Exercise(
-    name="init.kaiming_normal",
+    name="initialization.kaiming_normal",
     reference=lambda fan_in, fan_out, rng: _ref().kaiming_normal(fan_in, fan_out, rng),
     cases=_init_cases,
     names=("w",),
@@ -310,7 +310,7 @@ def _with_input(x, weights, activation):
 
 
 register(Exercise(
-    name="init.forward_activations",
+    name="initialization.forward_activations",
     reference=lambda x, weights, activation: _ref().forward_activations(x, weights, activation),
     cases=lambda rng: _stack_cases(rng, with_dout=False),
     rtol=1e-6,
@@ -350,7 +350,7 @@ def _grads(x, weights, activation, dout, *, derivative: str = "right", use_outpu
 
 
 register(Exercise(
-    name="init.weight_gradients",
+    name="initialization.weight_gradients",
     reference=lambda x, weights, activation, dout: _ref().weight_gradients(x, weights, activation, dout),
     cases=lambda rng: _stack_cases(rng, with_dout=True),
     rtol=1e-6,

@@ -177,7 +177,7 @@ STATE_HINT = ("your rule forgets its state between calls: store it in config (co
 # -- sgd ------------------------------------------------------------------------------------------
 
 register(Exercise(
-    name="optim.sgd",
+    name="optimizers.sgd",
     reference=_rule("sgd"),
     cases=lambda rng: _cases(rng, lambda r: {"learning_rate": float(r.uniform(0.01, 0.5))}),
     names=("weights after each call",),
@@ -195,7 +195,7 @@ def _momentum_config(rng: np.random.Generator) -> dict:
 
 
 register(Exercise(
-    name="optim.sgd_momentum",
+    name="optimizers.sgd_momentum",
     reference=_rule("sgd_momentum"),
     cases=lambda rng: _cases(rng, _momentum_config),
     names=("weights after each call",),
@@ -212,7 +212,7 @@ register(Exercise(
 # -- Nesterov ----------------------------------------------------------------------------------------
 
 register(Exercise(
-    name="optim.nesterov",
+    name="optimizers.nesterov",
     reference=_rule("nesterov"),
     cases=lambda rng: _cases(rng, _momentum_config),
     names=("weights after each call",),
@@ -228,7 +228,7 @@ register(Exercise(
 # -- Adagrad ----------------------------------------------------------------------------------------
 
 register(Exercise(
-    name="optim.adagrad",
+    name="optimizers.adagrad",
     reference=_rule("adagrad"),
     cases=lambda rng: _cases(rng, lambda r: {"learning_rate": float(r.uniform(0.05, 0.5))}, small_gradients=True,
                              large_epsilon={"learning_rate": 0.1, "epsilon": 0.5}),
@@ -249,7 +249,7 @@ def _rmsprop_config(rng: np.random.Generator) -> dict:
 
 
 register(Exercise(
-    name="optim.rmsprop",
+    name="optimizers.rmsprop",
     reference=_rule("rmsprop"),
     cases=lambda rng: _cases(rng, _rmsprop_config, small_gradients=True,
                              large_epsilon={"learning_rate": 0.01, "decay_rate": 0.9, "epsilon": 0.5}),
@@ -282,7 +282,7 @@ def _adam_cases(rng: np.random.Generator) -> list[Case]:
 
 
 register(Exercise(
-    name="optim.adam",
+    name="optimizers.adam",
     reference=_rule("adam"),
     cases=_adam_cases,
     names=("weights after each call",),
@@ -322,7 +322,7 @@ def _newton_cases(rng: np.random.Generator) -> list[Case]:
 
 
 register(Exercise(
-    name="optim.newton_step",
+    name="optimizers.newton_step",
     reference=lambda w, dw, hessian: _ref().newton_step(w, dw, hessian),
     cases=_newton_cases,
     names=("next_w",),
@@ -371,7 +371,7 @@ def _cosine_unclamped(steps, lr, total, lr_min=0.0):
 
 
 register(Exercise(
-    name="optim.cosine_annealing",
+    name="optimizers.cosine_annealing",
     reference=_schedule("cosine_annealing"),
     cases=_cosine_cases,
     names=("learning rates",),
@@ -397,7 +397,7 @@ def _warmup_cases(rng: np.random.Generator) -> list[Case]:
 
 
 register(Exercise(
-    name="optim.warmup_inverse_sqrt",
+    name="optimizers.warmup_inverse_sqrt",
     reference=_schedule("warmup_inverse_sqrt"),
     cases=_warmup_cases,
     names=("learning rates",),
