@@ -1,10 +1,14 @@
-"""What test cells call: comparisons that explain themselves, gradient checks,
-and the graded ``hidden_test`` that leads a double life (see ``exercise``).
+"""What test cells call to check by hand: comparisons that explain themselves,
+numerical gradients and gradient checks; and the data protocol that carries
+cases and results across the grading boundary (``protocol``, ``programs``).
 
     from dlcourse import checks
     checks.assert_close(out, expected, name="affine_forward output")
     checks.gradcheck(forward, backward, {"x": x, "w": w, "b": b})
-    checks.hidden_test("regression.mse", mse)
+
+The graded line of a test cell, ``graded.hidden_test``, lives one layer up in
+``dlcourse.graded``: it uses these checks and the exercise descriptions of
+``dlcourse.exercises``, which use these checks too; nothing here imports either.
 """
 
 from dlcourse.checks.compare import (
@@ -16,7 +20,6 @@ from dlcourse.checks.compare import (
     flatten_outputs,
     rel_error,
 )
-from dlcourse.checks.exercise import check_against_reference, hidden_test
 from dlcourse.checks.gradients import (
     eval_numerical_gradient,
     eval_numerical_gradient_array,
@@ -28,7 +31,6 @@ __all__ = [
     "Comparison",
     "assert_close",
     "assert_shape",
-    "check_against_reference",
     "compare",
     "compare_outputs",
     "eval_numerical_gradient",
@@ -36,6 +38,5 @@ __all__ = [
     "flatten_outputs",
     "gradcheck",
     "grading",
-    "hidden_test",
     "rel_error",
 ]

@@ -1,19 +1,28 @@
-"""What each graded exercise is: its inputs, its reference answer, its tolerances.
+"""What each graded exercise is, and how a result of it is judged.
 
 An :class:`Exercise` is the single description that both sides of grading
-use. In a student's kernel (``dlcourse.checks.hidden_test``) it generates
-seeded cases and compares the student's function with the reference,
-explaining a failure with the :class:`Mistake` list. In the grader's own
-process (``grader.verdict``) it generates the hidden cases from a secret seed,
-and judges what the student's function returned on them.
+use: its cases (random ones from a seed, plus fixed edge cases), its reference
+answer, its tolerances, the known mistakes that messages name, and the
+encodings its cases use. Judging a result lives here too
+(:meth:`Exercise.judge`), beside the description it depends on:
 
-Exercises are registered per notebook in ``dlcourse.exercises.<topic>`` and
-named ``<topic>.<function>``. Modules here import ``dlcourse.reference`` only
-inside functions, so the registry can be read where the reference is absent.
+* in a student's kernel, ``dlcourse.graded.hidden_test`` draws seeded cases,
+  runs the student's function and asks the exercise to judge each result;
+* in the grader's own process (``grader.verdict``), the cases come from a
+  secret seed, the results from the kernel as plain data, and the same
+  :meth:`Exercise.judge` decides.
+
+Exercises are registered per notebook in ``dlcourse.exercises.<topic>``
+(the notebook's topic: ``01_regression`` -> ``regression``) and named
+``<topic>.<function>``. They reach the reference only through
+``dlcourse.lazy_reference``, so the registry can be read where the reference
+is absent. Dependencies go one way: exercises use ``dlcourse.checks``
+(comparisons, the data protocol); ``dlcourse.checks`` never imports them.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +30,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Case", "Exercise", "Mistake", "all_exercises", "get", "register"]
+from dlcourse.checks import protocol
+from dlcourse.checks.compare import Comparison, compare_outputs, flatten_outputs
+
+__all__ = ["TOPICS", "Case", "Exercise", "Mistake", "all_exercises", "get", "register"]
+
+MAX_ERROR_CHARS = 2000
 
 # Notebook topic -> module holding its exercises, in teaching order.
 TOPICS = {
@@ -54,18 +68,18 @@ class Mistake:
 
 @dataclass(frozen=True)
 class Exercise:
-    """A graded function: how to make its cases and what it must return on them.
+    """A graded function: how to make its cases, what it must return on them, how to judge it.
 
     ``reference(*args, **kwargs)`` returns the expected output(s); an ``(out,
     cache)`` pair is not an output: wrap such a function in the test cell so it
     returns only what is compared. ``cases(rng)`` returns the random cases
     plus fixed edge cases. ``names`` labels the outputs in messages.
 
-    ``judge(case, outputs)``, when given, replaces the elementwise comparison
-    with the reference: for outputs that are random samples (an initializer)
-    it can test their statistics with tolerances that cannot flake. It gets
-    the decoded case and the student's outputs (a list of arrays, already
-    checked to be numeric) and returns a ``dlcourse.checks.Comparison``.
+    ``check``, when given, replaces the elementwise comparison with the
+    reference: for outputs that are random samples (an initializer) it can
+    test their statistics with tolerances that cannot flake. It gets the
+    decoded case and the student's outputs (a list of arrays, already checked
+    to be numeric) and returns a :class:`~dlcourse.checks.compare.Comparison`.
     """
 
     name: str
@@ -75,8 +89,61 @@ class Exercise:
     rtol: float = 1e-6
     atol: float = 1e-8
     mistakes: tuple[Mistake, ...] = ()
-    judge: Callable[[dict[str, Any], list[np.ndarray]], Any] | None = None
-    doc: str = ""
+    check: Callable[[dict[str, Any], list[np.ndarray]], Comparison] | None = None
+
+    # -- cases ------------------------------------------------------------------------
+
+    def seeded_cases(self, seed: int) -> list[dict[str, Any]]:
+        """The cases for ``seed``, as they cross the grading boundary (encoded, then decoded)."""
+        rng = np.random.default_rng(seed)
+        return [protocol.decode(protocol.encode(c.to_data())) for c in self.cases(rng)]
+
+    # -- judging ------------------------------------------------------------------------
+
+    def judge(self, case: dict[str, Any], result: Any) -> Comparison:
+        """Compare one result (``{"outputs": [...]}`` or ``{"error": text}``) with the reference on ``case``.
+
+        ``result`` may be untrusted data read from a kernel's files.
+        """
+        label = case.get("label") or "a case"
+        if not isinstance(result, dict):
+            return Comparison(False, f"{label}: no result")
+        if "error" in result:
+            err = str(result["error"])[:MAX_ERROR_CHARS]
+            if err.startswith("NotImplementedError"):
+                return Comparison(False, f"not implemented yet ({err})")
+            return Comparison(False, f"{label}: your function raised {err}")
+        outputs = result.get("outputs")
+        if not isinstance(outputs, list) or not all(isinstance(o, np.ndarray) for o in outputs):
+            return Comparison(False, f"{label}: the result is not a list of arrays")
+        if self.check is not None:
+            verdict = self.check(copy.deepcopy(case), outputs)
+            return verdict if verdict.ok else Comparison(False, f"{label}: {verdict.message}")
+        expected = flatten_outputs(self.reference(*_args(case), **_kwargs(case)))
+        verdict = compare_outputs(outputs, expected, names=self.names, rtol=self.rtol, atol=self.atol)
+        return verdict if verdict.ok else Comparison(False, f"{label}: {verdict.message}")
+
+    def diagnose(self, case: dict[str, Any], result: Any) -> str:
+        """The hint of the first known mistake whose output matches the result, or ""."""
+        outputs = result.get("outputs") if isinstance(result, dict) else None
+        if outputs is None:
+            return ""
+        for mistake in self.mistakes:
+            try:
+                wrong = flatten_outputs(mistake.fn(*_args(case), **_kwargs(case)))
+            except Exception:  # a mistake that does not apply to this case
+                continue
+            if compare_outputs(outputs, wrong, rtol=1e-6, atol=1e-9).ok:
+                return f" Likely mistake: {mistake.hint}"
+        return ""
+
+
+def _args(case: dict[str, Any]) -> list[Any]:
+    return copy.deepcopy(case["args"])
+
+
+def _kwargs(case: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(case.get("kwargs", {}))
 
 
 _REGISTRY: dict[str, Exercise] = {}

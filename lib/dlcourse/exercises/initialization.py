@@ -24,13 +24,7 @@ import numpy as np
 
 from dlcourse.checks.compare import Comparison
 from dlcourse.exercises import Case, Exercise, Mistake, register
-
-
-def _ref():
-    from dlcourse.reference import init
-
-    return init
-
+from dlcourse.lazy_reference import reference
 
 # -- Swish -------------------------------------------------------------------------------
 
@@ -52,7 +46,7 @@ def _sig(z: np.ndarray) -> np.ndarray:
 
 register(Exercise(
     name="initialization.swish",
-    reference=lambda x, beta: _ref().swish(x, beta),
+    reference=reference("init.swish"),
     cases=_swish_cases,
     names=("swish(x)", "swish'(x)"),
     rtol=1e-6,
@@ -226,29 +220,26 @@ def _judge_uniform(case: dict, outputs: list[np.ndarray]) -> Comparison:
 
 register(Exercise(
     name="initialization.xavier_normal",
-    reference=lambda fan_in, fan_out, rng: _ref().xavier_normal(fan_in, fan_out, rng),
+    reference=reference("init.xavier_normal"),
     cases=_init_cases,
     names=("w",),
-    judge=_judge_normal(lambda fi, fo: math.sqrt(2.0 / (fi + fo)), _xavier_normal_wrong),
-    doc="N(0, 2 / (fan_in + fan_out)), shape (fan_in, fan_out)",
+    check=_judge_normal(lambda fi, fo: math.sqrt(2.0 / (fi + fo)), _xavier_normal_wrong),
 ))
 
 register(Exercise(
     name="initialization.xavier_uniform",
-    reference=lambda fan_in, fan_out, rng: _ref().xavier_uniform(fan_in, fan_out, rng),
+    reference=reference("init.xavier_uniform"),
     cases=_init_cases,
     names=("w",),
-    judge=_judge_uniform,
-    doc="U(-a, a), a = sqrt(6 / (fan_in + fan_out)), shape (fan_in, fan_out)",
+    check=_judge_uniform,
 ))
 
 register(Exercise(
     name="initialization.kaiming_normal",
-    reference=lambda fan_in, fan_out, rng: _ref().kaiming_normal(fan_in, fan_out, rng),
+    reference=reference("init.kaiming_normal"),
     cases=_init_cases,
     names=("w",),
-    judge=_judge_normal(lambda fi, fo: math.sqrt(2.0 / fi), _kaiming_wrong),
-    doc="N(0, 2 / fan_in), shape (fan_in, fan_out)",
+    check=_judge_normal(lambda fi, fo: math.sqrt(2.0 / fi), _kaiming_wrong),
 ))
 
 
@@ -311,7 +302,7 @@ def _with_input(x, weights, activation):
 
 register(Exercise(
     name="initialization.forward_activations",
-    reference=lambda x, weights, activation: _ref().forward_activations(x, weights, activation),
+    reference=reference("init.forward_activations"),
     cases=lambda rng: _stack_cases(rng, with_dout=False),
     rtol=1e-6,
     atol=1e-9,
@@ -351,7 +342,7 @@ def _grads(x, weights, activation, dout, *, derivative: str = "right", use_outpu
 
 register(Exercise(
     name="initialization.weight_gradients",
-    reference=lambda x, weights, activation, dout: _ref().weight_gradients(x, weights, activation, dout),
+    reference=reference("init.weight_gradients"),
     cases=lambda rng: _stack_cases(rng, with_dout=True),
     rtol=1e-6,
     atol=1e-9,

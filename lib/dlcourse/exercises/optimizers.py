@@ -22,14 +22,10 @@ from typing import Any
 import numpy as np
 
 from dlcourse.exercises import Case, Exercise, Mistake, register
+from dlcourse.lazy_reference import reference
 
 Update = Callable[..., tuple[np.ndarray, dict[str, Any]]]
 
-
-def _ref():
-    from dlcourse.reference import optim
-
-    return optim
 
 
 def run_updates(update: Update, w: np.ndarray, dws: np.ndarray, config: dict[str, Any] | None = None) -> np.ndarray:
@@ -42,7 +38,7 @@ def run_updates(update: Update, w: np.ndarray, dws: np.ndarray, config: dict[str
 
 
 def _rule(name: str) -> Callable[[np.ndarray, np.ndarray, Any], np.ndarray]:
-    return lambda w, dws, config: run_updates(getattr(_ref(), name), w, dws, config)
+    return lambda w, dws, config: run_updates(reference(f"optim.{name}"), w, dws, config)
 
 
 def _shape(rng: np.random.Generator) -> tuple[int, ...]:
@@ -323,7 +319,7 @@ def _newton_cases(rng: np.random.Generator) -> list[Case]:
 
 register(Exercise(
     name="optimizers.newton_step",
-    reference=lambda w, dw, hessian: _ref().newton_step(w, dw, hessian),
+    reference=reference("optim.newton_step"),
     cases=_newton_cases,
     names=("next_w",),
     rtol=1e-6,
@@ -341,7 +337,7 @@ register(Exercise(
 # -- schedules -------------------------------------------------------------------------------------------
 
 def _schedule(name: str) -> Callable[..., np.ndarray]:
-    return lambda steps, *args: np.array([getattr(_ref(), name)(int(s), *args) for s in steps], dtype=np.float64)
+    return lambda steps, *args: np.array([reference(f"optim.{name}")(int(s), *args) for s in steps], dtype=np.float64)
 
 
 def _cosine_cases(rng: np.random.Generator) -> list[Case]:

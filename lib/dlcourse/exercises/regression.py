@@ -9,12 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlcourse.exercises import Case, Exercise, Mistake, register
-
-
-def _ref():
-    from dlcourse.reference import regression
-
-    return regression
+from dlcourse.lazy_reference import reference
 
 
 def _design(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
@@ -37,7 +32,7 @@ def _mse_cases(rng: np.random.Generator) -> list[Case]:
 
 register(Exercise(
     name="regression.mse",
-    reference=lambda y_hat, y: _ref().mse(y_hat, y),
+    reference=reference("regression.mse"),
     cases=_mse_cases,
     names=("loss",),
     mistakes=(
@@ -75,7 +70,7 @@ def _no_bias(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 register(Exercise(
     name="regression.normal_equations",
-    reference=lambda X, y: _ref().normal_equations(X, y),
+    reference=reference("regression.normal_equations"),
     cases=_normal_cases,
     names=("theta",),
     rtol=1e-6,
@@ -105,7 +100,7 @@ def _grad_cases(rng: np.random.Generator) -> list[Case]:
 
 register(Exercise(
     name="regression.mse_gradient",
-    reference=lambda X, y, theta: _ref().mse_gradient(X, y, theta),
+    reference=reference("regression.mse_gradient"),
     cases=_grad_cases,
     names=("dJ/dtheta",),
     mistakes=(
@@ -154,8 +149,7 @@ def _gd_from_start(X, y, learning_rate, num_iters, theta0):
 
 register(Exercise(
     name="regression.gradient_descent",
-    reference=lambda X, y, learning_rate, num_iters, theta0: _ref().gradient_descent(
-        X, y, learning_rate, num_iters, theta0),
+    reference=reference("regression.gradient_descent"),
     cases=_gd_cases,
     names=("path",),
     rtol=1e-6,
@@ -183,7 +177,7 @@ def _ll_cases(rng: np.random.Generator) -> list[Case]:
 
 register(Exercise(
     name="regression.gaussian_log_likelihood",
-    reference=lambda y, y_hat, sigma: _ref().gaussian_log_likelihood(y, y_hat, sigma),
+    reference=reference("regression.gaussian_log_likelihood"),
     cases=_ll_cases,
     names=("log-likelihood",),
     mistakes=(
@@ -208,7 +202,7 @@ def _sigmoid_cases(rng: np.random.Generator) -> list[Case]:
 
 register(Exercise(
     name="regression.sigmoid",
-    reference=lambda z: _ref().sigmoid(z),
+    reference=reference("regression.sigmoid"),
     cases=_sigmoid_cases,
     names=("sigmoid(z)",),
     rtol=1e-7,
@@ -246,7 +240,7 @@ def _bce_wrong_sign(X, y, theta):
 
 register(Exercise(
     name="regression.logistic_loss_and_gradient",
-    reference=lambda X, y, theta: _ref().logistic_loss_and_gradient(X, y, theta),
+    reference=reference("regression.logistic_loss_and_gradient"),
     cases=_logistic_cases,
     names=("loss", "gradient"),
     mistakes=(

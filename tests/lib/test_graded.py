@@ -1,4 +1,4 @@
-"""dlcourse.checks.exercise: hidden_test judges while a student works, records while grading."""
+"""dlcourse.graded: hidden_test judges while a student works, records while grading."""
 
 from __future__ import annotations
 
@@ -7,25 +7,25 @@ import json
 import numpy as np
 import pytest
 
-from dlcourse import checks, exercises
+from dlcourse import exercises, graded
 from dlcourse.checks import protocol
 from dlcourse.reference import regression
 
 
 def test_every_exercise_accepts_its_reference():
     for name, ex in exercises.all_exercises().items():
-        if ex.judge is None:  # statistical exercises are covered by their notebook's tests
-            assert checks.hidden_test(name, ex.reference) == len(list(ex.cases(np.random.default_rng(1234)))) > 0
+        if ex.check is None:  # statistical exercises are covered by their notebook's tests
+            assert graded.hidden_test(name, ex.reference) == len(list(ex.cases(np.random.default_rng(1234)))) > 0
 
 
 def test_regression_reference_functions_are_the_exercises_references():
     for name in ("mse", "normal_equations", "sigmoid"):
-        assert checks.hidden_test(f"regression.{name}", getattr(regression, name)) > 0
+        assert graded.hidden_test(f"regression.{name}", getattr(regression, name)) > 0
 
 
 def test_a_known_mistake_is_named():
     with pytest.raises(AssertionError, match="Likely mistake: you summed"):
-        checks.hidden_test("regression.mse", lambda y_hat, y: float(np.sum((y_hat - y) ** 2)))
+        graded.hidden_test("regression.mse", lambda y_hat, y: float(np.sum((y_hat - y) ** 2)))
 
 
 def test_a_stub_says_not_implemented():
@@ -33,7 +33,7 @@ def test_a_stub_says_not_implemented():
         raise NotImplementedError("mse")
 
     with pytest.raises(AssertionError, match="not implemented yet"):
-        checks.hidden_test("regression.mse", stub)
+        graded.hidden_test("regression.mse", stub)
 
 
 def test_the_student_function_cannot_change_the_reference_inputs():
@@ -43,7 +43,7 @@ def test_the_student_function_cannot_change_the_reference_inputs():
         return 0.0
 
     with pytest.raises(AssertionError):
-        checks.hidden_test("regression.mse", mutating)
+        graded.hidden_test("regression.mse", mutating)
 
 
 def test_unknown_exercise():
@@ -62,16 +62,15 @@ def test_grading_mode_records_and_never_raises(monkeypatch, tmp_path):
     def broken(y_hat, y):
         raise ZeroDivisionError("oops")
 
-    assert checks.hidden_test("regression.mse", broken) == 1
+    assert graded.hidden_test("regression.mse", broken) == 1
     data = protocol.decode(json.loads((tmp_path / protocol.OUTPUTS / "regression.mse.json").read_text()))
     assert data["results"][0]["error"].startswith("ZeroDivisionError: oops")
     # check_against_reference is silent while grading: the grader judges
-    assert checks.check_against_reference("regression.mse", broken) == 0
+    assert graded.check_against_reference("regression.mse", broken) == 0
 
 
-def test_a_custom_judge_replaces_the_elementwise_comparison():
+def test_a_custom_check_replaces_the_elementwise_comparison():
     from dlcourse.checks import Comparison
-    from dlcourse.checks.exercise import judge_case
     from dlcourse.exercises import Case, Exercise
 
     def judge(case, outputs):
@@ -79,9 +78,9 @@ def test_a_custom_judge_replaces_the_elementwise_comparison():
         ok = sample.shape == (1000,) and abs(sample.std() - case["args"][0]) < 0.1
         return Comparison(ok, "" if ok else f"std {sample.std():.3f}, expected {case['args'][0]}")
 
-    ex = Exercise("t.noise", reference=lambda s: None, cases=lambda rng: [Case((1.0,))], judge=judge)
+    ex = Exercise("t.noise", reference=lambda s: None, cases=lambda rng: [Case((1.0,))], check=judge)
     case = {"args": [1.0], "kwargs": {}, "label": "c"}
     rng = np.random.default_rng(0)
-    assert judge_case(ex, case, {"outputs": [rng.standard_normal(1000)]}).ok
-    bad = judge_case(ex, case, {"outputs": [2 * rng.standard_normal(1000)]})
+    assert ex.judge(case, {"outputs": [rng.standard_normal(1000)]}).ok
+    bad = ex.judge(case, {"outputs": [2 * rng.standard_normal(1000)]})
     assert not bad.ok and bad.message.startswith("c: std")

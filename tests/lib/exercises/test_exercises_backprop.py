@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from dlcourse import checks, exercises
-from dlcourse.checks.exercise import _diagnose, judge_case, run_case
+from dlcourse import exercises, graded
+from dlcourse.checks.programs import run_program
 from dlcourse.checks.protocol import decode, encode
-from dlcourse.exercises.backprop import run_program
+from dlcourse.graded import run_case
 from dlcourse.reference.autograd import Value
 
 pytestmark = pytest.mark.notebook("02_backprop")
@@ -31,7 +31,7 @@ def test_the_notebook_has_at_least_six_exercises():
 @pytest.mark.parametrize("name", NAMES)
 def test_the_reference_passes_its_own_hidden_test(name):
     ex = exercises.get(name)
-    assert checks.hidden_test(name, ex.reference) == len(ex.cases(np.random.default_rng(1234))) > 0
+    assert graded.hidden_test(name, ex.reference) == len(ex.cases(np.random.default_rng(1234))) > 0
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -40,9 +40,9 @@ def test_every_mistake_is_caught_and_named(name):
     assert ex.mistakes, f"{name} lists no known mistakes"
     all_cases = cases(name)
     for mistake in ex.mistakes:
-        failing = [c for c in all_cases if not judge_case(ex, c, run_case(mistake.fn, c)).ok]
+        failing = [c for c in all_cases if not ex.judge(c, run_case(mistake.fn, c)).ok]
         assert failing, f"{name}: no case catches the mistake {mistake.hint!r}"
-        hints = {_diagnose(ex, c, run_case(mistake.fn, c)) for c in failing}
+        hints = {ex.diagnose(c, run_case(mistake.fn, c)) for c in failing}
         assert any("Likely mistake" in h for h in hints), f"{name}: {mistake.hint!r} is never named"
 
 

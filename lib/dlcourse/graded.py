@@ -1,0 +1,92 @@
+"""The graded line of a test cell, with its double life.
+
+``graded.hidden_test("regression.mse", mse)`` is the one line a graded test
+cell needs (inside ``### BEGIN HIDDEN TESTS`` in solutions/):
+
+* While someone works in JupyterLab (no grader around), it draws seeded cases
+  from the exercise's description, calls the function on each, lets the
+  exercise judge the result, and raises an ``AssertionError`` that teaches:
+  which case, which output, and which known mistake the result looks like.
+* Inside a kernel started by the grader, it judges nothing: it reads the
+  grader's hidden cases, calls the student's function on each, and writes
+  what came back as plain data (``dlcourse.checks.protocol``) for the grader
+  to judge in its own process.
+
+``check_against_reference`` is the visible twin: the same comparison on a
+few seeded cases, for the visible part of a test cell; it never records.
+
+This module sits above both ``dlcourse.checks`` (comparisons, protocol) and
+``dlcourse.exercises`` (the descriptions and their judging), which it reaches
+only while nobody grades: inside the grading sandbox the descriptions are
+absent, and this module needs only the protocol there.
+"""
+
+from __future__ import annotations
+
+import copy
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from dlcourse.checks import protocol
+from dlcourse.checks.compare import _fail, flatten_outputs
+
+__all__ = ["check_against_reference", "hidden_test", "run_case"]
+
+MAX_ERROR_CHARS = 2000
+
+
+def run_case(fn: Callable[..., Any], case: dict[str, Any]) -> dict[str, Any]:
+    """Call ``fn`` on one decoded case; ``{"outputs": [...]}`` or ``{"error": text}``."""
+    args = copy.deepcopy(case.get("args", []))
+    kwargs = copy.deepcopy(case.get("kwargs", {}))
+    try:
+        result = fn(*args, **kwargs)
+        return {"outputs": flatten_outputs(result)}
+    except Exception as exc:  # the student's code may raise anything
+        return {"error": _describe(exc)}
+
+
+def _describe(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (line {last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"[:MAX_ERROR_CHARS]
+
+
+def check_against_reference(name: str, fn: Callable[..., Any], *, seed: int = 0) -> int:
+    """Compare ``fn`` with the reference on seeded cases; raise with a teaching message.
+
+    Returns the number of cases checked. While grading it does nothing (the
+    grader judges), so it is safe in the visible part of a test cell.
+    """
+    if protocol.grading():
+        return 0
+    from dlcourse import exercises  # only while nobody grades: absent in the sandbox
+
+    exercise = exercises.get(name)
+    cases = exercise.seeded_cases(seed)
+    for case in cases:
+        result = run_case(fn, case)
+        verdict = exercise.judge(case, result)
+        if not verdict.ok:
+            _fail(f"{name}: {verdict.message}{exercise.diagnose(case, result)}")
+            return 0
+    return len(cases)
+
+
+def hidden_test(name: str, fn: Callable[..., Any], *, seed: int = 1234) -> int:
+    """The graded check of exercise ``name`` (see the module docstring).
+
+    Returns the number of cases run. While grading, a missing case file means
+    the grader did not ask for this exercise; the call then records nothing.
+    """
+    if not protocol.grading():
+        return check_against_reference(name, fn, seed=seed)
+    cases = protocol.read_cases(name)
+    if cases is None:
+        print(f"{name}: the grader sent no cases for this exercise.")
+        return 0
+    results = [run_case(fn, case) for case in cases]
+    protocol.write_results(name, results)
+    print(f"{name}: recorded the results of {len(cases)} hidden case(s) for the grader.")
+    return len(cases)
