@@ -3,5 +3,5 @@
 ``python -m grader release``            regenerate course/ from solutions/
 ``python -m grader grade SUBMISSIONS``  grade student_id/assignment/notebook.ipynb folders
 
-See README.md ("Grading") and ../shared/DESIGN.md ("The grader").
+See README.md ("Grading") and docs/architecture.md ("Grading").
 """

@@ -1,4 +1,4 @@
-"""The repository keeps the shape DESIGN.md fixes, and its pins agree."""
+"""The repository keeps the shape docs/architecture.md fixes, and its pins agree."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("path", [
-    "README.md", "environment.yml", "pyproject.toml", "Makefile", "requirements.lock",
+    "README.md", "docs/architecture.md", "docs/adding-a-notebook.md", "environment.yml", "pyproject.toml", "Makefile",
+    "requirements.lock",
     "lib/dlcourse/__init__.py", "solutions", "course", "grader", "tests", "benchmarks", ".ci/run",
 ])
 def test_top_level_layout(path):
-    assert (REPO / path).exists(), f"{path} is part of the fixed layout (DESIGN.md)"
+    assert (REPO / path).exists(), f"{path} is part of the fixed layout (docs/architecture.md)"
 
 
 def _lock() -> dict[str, str]:
@@ -79,3 +80,23 @@ def test_student_version_leaks_no_solution(path):
     text = path.read_text()
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "hidden_test("):
         assert marker not in text, f"{path}: {marker!r} must not appear in the student version"
+
+
+# Written in pieces so that this file does not cite them itself.
+_OUTSIDE = ("../" + "shared", "shared/" + "DESIGN", "shared/" + "lectures")
+
+
+def test_no_file_cites_a_design_outside_the_repository():
+    """A clone has no copy of the founders' brief: the design lives in docs/, and every citation points there."""
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    offenders = []
+    for name in files:
+        path = REPO / name
+        if path.is_file() and (path.suffix in (".py", ".md", ".ipynb", ".toml", ".yml", ".cfg", ".txt")
+                               or name in ("Makefile", ".ci/run")):
+            text = path.read_text(errors="replace")
+            if any(pattern in text for pattern in _OUTSIDE):
+                offenders.append(name)
+    assert not offenders, f"these files cite files outside the repository (cite docs/ instead): {offenders}"
