@@ -24,12 +24,15 @@ absent, and this module needs only the protocol there.
 from __future__ import annotations
 
 import copy
+import inspect
 import traceback
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from dlcourse.checks import protocol
-from dlcourse.checks.compare import _fail, flatten_outputs
+from dlcourse.checks.compare import OutputError, _fail, flatten_outputs
 
 __all__ = ["check_against_reference", "hidden_test", "run_case"]
 
@@ -37,14 +40,62 @@ MAX_ERROR_CHARS = 2000
 
 
 def run_case(fn: Callable[..., Any], case: dict[str, Any]) -> dict[str, Any]:
-    """Call ``fn`` on one decoded case; ``{"outputs": [...]}`` or ``{"error": text}``."""
-    args = copy.deepcopy(case.get("args", []))
-    kwargs = copy.deepcopy(case.get("kwargs", {}))
+    """Call ``fn`` on a copy of one decoded case and describe what happened, as plain data.
+
+    ``{"outputs": [...], "changed": [names]}``: what it returned, and the
+    arguments it changed in place (compared with a pristine copy after the
+    call; a random generator it draws from is not a change). ``{"error":
+    text}``: it raised. ``{"invalid": text, "index": i}``: what it returned is
+    not numbers (output ``i`` is None: a missing ``return``).
+    """
+    args, kwargs = case.get("args", []), case.get("kwargs", {})
+    work_args, work_kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
     try:
-        result = fn(*args, **kwargs)
-        return {"outputs": flatten_outputs(result)}
+        result = fn(*work_args, **work_kwargs)
     except Exception as exc:  # the student's code may raise anything
         return {"error": _describe(exc)}
+    changed = _changed_arguments(fn, args, kwargs, work_args, work_kwargs)
+    try:
+        outputs = flatten_outputs(result)
+    except OutputError as exc:
+        return {"invalid": str(exc)[:MAX_ERROR_CHARS], "index": -1 if exc.index is None else exc.index,
+                "changed": changed}
+    return {"outputs": outputs, "changed": changed}
+
+
+def _changed_arguments(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any],
+                       work_args: list[Any], work_kwargs: dict[str, Any]) -> list[str]:
+    """Names of the arguments that differ from their pristine copies after the call."""
+    try:
+        params = [p.name for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):  # no signature (a builtin): number the arguments
+        params = []
+    changed = [params[i] if i < len(params) else f"argument {i + 1}"
+               for i, (before, after) in enumerate(zip(args, work_args, strict=False)) if not _same(before, after)]
+    changed += [name for name in kwargs if name in work_kwargs and not _same(kwargs[name], work_kwargs[name])]
+    return changed
+
+
+def _same(before: Any, after: Any) -> bool:
+    """Whether ``after`` still equals ``before``: arrays by value (NaN equal to NaN), containers item by item."""
+    if isinstance(before, np.random.Generator):
+        return True  # drawing from the generator it was given is what a seeded function must do
+    if isinstance(before, np.ndarray):
+        return (isinstance(after, np.ndarray) and after.shape == before.shape and after.dtype == before.dtype
+                and bool(np.array_equal(after, before, equal_nan=before.dtype.kind in "fc")))
+    if isinstance(before, dict):
+        return isinstance(after, dict) and after.keys() == before.keys() and all(
+            _same(before[k], after[k]) for k in before)
+    if isinstance(before, (list, tuple)):
+        return (type(after) is type(before) and len(after) == len(before)
+                and all(_same(b, a) for b, a in zip(before, after, strict=True)))
+    if isinstance(before, float) and isinstance(after, float) and before != before and after != after:
+        return True  # both NaN
+    try:
+        return bool(before == after)
+    except Exception:  # an object that cannot be compared: not ours to judge
+        return True
 
 
 def _describe(exc: BaseException) -> str:

@@ -84,3 +84,63 @@ def test_a_custom_check_replaces_the_elementwise_comparison():
     assert ex.judge(case, {"outputs": [rng.standard_normal(1000)]}).ok
     bad = ex.judge(case, {"outputs": [2 * rng.standard_normal(1000)]})
     assert not bad.ok and bad.message.startswith("c: std")
+
+
+# -- side effects and missing values are named (the whole contract, not only the numbers) -------------------
+
+def test_an_argument_changed_in_place_is_named_even_when_the_result_is_right():
+    def mse_in_place(y_hat, y):
+        y_hat -= y  # right value, but the caller's predictions are gone
+        return float(np.mean(y_hat ** 2))
+
+    with pytest.raises(AssertionError, match="changed argument `y_hat` in place"):
+        graded.hidden_test("regression.mse", mse_in_place)
+
+
+def test_the_recorded_result_says_which_argument_changed():
+    def f(a, b):
+        b[0] = 7.0
+        return a + 1
+
+    result = graded.run_case(f, {"args": [np.zeros(2), np.zeros(2)], "kwargs": {}})
+    assert result["changed"] == ["b"]
+    clean = graded.run_case(lambda a, b: a + b, {"args": [np.zeros(2), np.zeros(2)], "kwargs": {}})
+    assert clean["changed"] == []
+
+
+def test_an_argument_the_exercise_allows_to_change_is_not_a_mistake():
+    from dlcourse.exercises import Case, Exercise
+
+    ex = Exercise("t.state", reference=lambda x, state: x * 2, cases=lambda rng: [Case((np.ones(3), {"n": 0}))],
+                  may_change=("state",))
+    case = ex.seeded_cases(0)[0]
+
+    def f(x, state):
+        state["n"] += 1
+        return x * 2
+
+    assert ex.judge(case, graded.run_case(f, case)).ok
+
+    def g(x, state):
+        x *= 2
+        return x
+
+    verdict = ex.judge(case, graded.run_case(g, case))
+    assert not verdict.ok and "`x`" in verdict.message
+
+
+def test_drawing_from_the_given_generator_is_not_a_change():
+    result = graded.run_case(lambda rng: rng.standard_normal(3), {"args": [np.random.default_rng(0)], "kwargs": {}})
+    assert result["changed"] == []
+
+
+def test_a_missing_return_names_the_output_it_concerns():
+    from dlcourse.exercises import Case, Exercise
+
+    ex = Exercise("t.pair", reference=lambda x: (x, 2 * x), cases=lambda rng: [Case((np.ones(2),))],
+                  names=("dx", "dw"))
+    case = ex.seeded_cases(0)[0]
+    verdict = ex.judge(case, graded.run_case(lambda x: (x, None), case))
+    assert not verdict.ok
+    assert "returned None for `dw` (output 2)" in verdict.message
+    assert "raised" not in verdict.message  # the student's function did not raise: never say it did

@@ -19,6 +19,7 @@ import numpy as np
 
 __all__ = [
     "Comparison",
+    "OutputError",
     "assert_close",
     "compare",
     "compare_outputs",
@@ -85,10 +86,13 @@ def _value_hint(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: flo
         if np.allclose(a, e.T, rtol=rtol, atol=atol):
             return " Your result is the transpose of the expected one."
     nz = np.abs(e) > max(atol, 1e-12)
-    if np.count_nonzero(nz) >= 1:
+    # A constant factor is a pattern only across several values (any single wrong number is "r times" the right
+    # one) and only away from 1 (a ratio of 1.0000001 is a rounding difference, not a missing 1/N).
+    if np.count_nonzero(nz) >= 2:
         ratios = a[nz] / e[nz]
         r = float(np.median(ratios))
-        if np.isfinite(r) and abs(r) > 1e-12 and np.allclose(a, r * e, rtol=max(rtol, 1e-6), atol=atol):
+        if (np.isfinite(r) and abs(r) > 1e-12 and abs(r - 1) > 1e-3
+                and np.allclose(ratios, r, rtol=1e-6, atol=0) and np.allclose(a, r * e, rtol=1e-6, atol=atol)):
             for k, what in _factor_names(r):
                 return f" Your result is {what} times the expected one ({r:.6g}): {k}"
             return (
@@ -171,13 +175,22 @@ def compare(
         return Comparison(True)
     idx = tuple(int(i) for i in np.argwhere(bad)[0])
     where = f" at index {idx}" if a.ndim else ""
+    got, want = (float(af[idx]), float(ef[idx])) if a.ndim else (float(af), float(ef))
     msg = (
         f"{name}: {np.count_nonzero(bad)} of {a.size} values differ. "
-        f"First{where}: got {af[idx] if a.ndim else float(af):.6g}, "
-        f"expected {ef[idx] if a.ndim else float(ef):.6g} "
-        f"(relative error {rel_error(af, ef):.2e}, tolerance rtol={rtol:g}, atol={atol:g})."
+        f"First{where}: got {got:.6g}, expected {want:.6g} "
+        f"({_error_text(got, want)}; tolerance rtol={rtol:g}, atol={atol:g})."
     )
     return Comparison(False, msg + _value_hint(af, ef, rtol, atol))
+
+
+def _error_text(got: float, want: float) -> str:
+    """The error of one value, relative to the expected one: |a - e| / |e| (absolute where e is 0)."""
+    if not (np.isfinite(got) and np.isfinite(want)):
+        return "not finite"
+    if abs(want) < 1e-300:
+        return f"absolute error {abs(got - want):.2e}"
+    return f"relative error {abs(got - want) / abs(want):.2e}"
 
 
 def _is_numeric_sequence(obj: Sequence) -> bool:
@@ -222,25 +235,33 @@ def _fail(message: str) -> None:
     raise AssertionError(message)
 
 
+class OutputError(TypeError):
+    """A returned value that is not numbers; ``index`` is the output it concerns (None: the whole result)."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
 def flatten_outputs(result: object, *, max_items: int = 32) -> list[np.ndarray]:
     """Turn what a function returned into a list of arrays.
 
     An array or a number becomes one item; a tuple or list of them becomes one
     item each (``(out, cache)`` pairs are unpacked by the caller first).
-    Raises ``TypeError`` for anything that is not numbers.
+    Raises :class:`OutputError` (a ``TypeError``) for anything that is not numbers.
     """
     items = list(result) if isinstance(result, (tuple, list)) and not _is_numeric_sequence(result) else [result]
     if len(items) > max_items:
-        raise TypeError(f"expected at most {max_items} outputs, got {len(items)}")
+        raise OutputError(f"expected at most {max_items} outputs, got {len(items)}")
     out = []
     for i, item in enumerate(items):
         if item is None:
-            raise TypeError(f"output {i} is None (a missing `return`?)")
+            raise OutputError(f"output {i} is None (a missing `return`?)", i)
         if hasattr(item, "detach") and hasattr(item, "numpy"):  # a torch tensor
             item = item.detach().cpu().numpy()
         arr = np.asarray(item)
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-            raise TypeError(f"output {i} is not numeric (got {type(item).__name__})")
+            raise OutputError(f"output {i} is not numeric (got {type(item).__name__})", i)
         out.append(arr)
     return out
 

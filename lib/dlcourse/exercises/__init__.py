@@ -80,6 +80,11 @@ class Exercise:
     test their statistics with tolerances that cannot flake. It gets the
     decoded case and the student's outputs (a list of arrays, already checked
     to be numeric) and returns a :class:`~dlcourse.checks.compare.Comparison`.
+
+    ``may_change`` names the arguments the function may change in place (its
+    docstring says so: an optimizer's ``config``, batch norm's running
+    statistics); changing any other argument is wrong even when the returned
+    values are right, because the caller's data are no longer what they were.
     """
 
     name: str
@@ -90,6 +95,7 @@ class Exercise:
     atol: float = 1e-8
     mistakes: tuple[Mistake, ...] = ()
     check: Callable[[dict[str, Any], list[np.ndarray]], Comparison] | None = None
+    may_change: tuple[str, ...] = ()
 
     # -- cases ------------------------------------------------------------------------
 
@@ -113,6 +119,18 @@ class Exercise:
             if err.startswith("NotImplementedError"):
                 return Comparison(False, f"not implemented yet ({err})")
             return Comparison(False, f"{label}: your function raised {err}")
+        changed = result.get("changed") or []
+        if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+            return Comparison(False, f"{label}: malformed result")
+        wrongly_changed = [c for c in changed if c not in self.may_change]
+        if wrongly_changed:
+            names = ", ".join(f"`{c[:40]}`" for c in wrongly_changed[:5])
+            return Comparison(False, (
+                f"{label}: your function changed argument {names} in place. The caller's data must stay as they "
+                "were: compute into a new array (`dx = dout * mask`, not `dx = dout; dx *= mask`; "
+                "`x - m`, not `x -= m`), or work on a `.copy()`."))
+        if "invalid" in result:
+            return Comparison(False, f"{label}: {self._invalid_text(result)}")
         outputs = result.get("outputs")
         if not isinstance(outputs, list) or not all(isinstance(o, np.ndarray) for o in outputs):
             return Comparison(False, f"{label}: the result is not a list of arrays")
@@ -122,6 +140,16 @@ class Exercise:
         expected = flatten_outputs(self.reference(*_args(case), **_kwargs(case)))
         verdict = compare_outputs(outputs, expected, names=self.names, rtol=self.rtol, atol=self.atol)
         return verdict if verdict.ok else Comparison(False, f"{label}: {verdict.message}")
+
+    def _invalid_text(self, result: dict[str, Any]) -> str:
+        index = result.get("index")
+        text = str(result.get("invalid"))[:MAX_ERROR_CHARS]
+        if isinstance(index, int) and not isinstance(index, bool) and self.names and 0 <= index < len(self.names):
+            name = self.names[index]
+            if "is None" in text:
+                return f"your function returned None for `{name}` (output {index + 1}): is a `return` missing?"
+            return f"`{name}` (output {index + 1}) is not numbers: {text}"
+        return f"what your function returned is not numbers: {text}"
 
     def diagnose(self, case: dict[str, Any], result: Any) -> str:
         """The hint of the first known mistake whose output matches the result, or ""."""

@@ -172,8 +172,14 @@ STATE_HINT = ("your rule forgets its state between calls: store it in config (co
 
 # -- sgd ------------------------------------------------------------------------------------------
 
+# An update rule keeps its state in ``config`` (filling it with setdefault, as the reference does) and may update
+# ``w`` in place as CS231n's sgd does: run_updates in the notebook copies every w it gets back.
+RULE_MAY_CHANGE = ("w", "config")
+
+
 register(Exercise(
     name="optimizers.sgd",
+    may_change=RULE_MAY_CHANGE,
     reference=_rule("sgd"),
     cases=lambda rng: _cases(rng, lambda r: {"learning_rate": float(r.uniform(0.01, 0.5))}),
     names=("weights after each call",),
@@ -192,6 +198,7 @@ def _momentum_config(rng: np.random.Generator) -> dict:
 
 register(Exercise(
     name="optimizers.sgd_momentum",
+    may_change=RULE_MAY_CHANGE,
     reference=_rule("sgd_momentum"),
     cases=lambda rng: _cases(rng, _momentum_config),
     names=("weights after each call",),
@@ -209,6 +216,7 @@ register(Exercise(
 
 register(Exercise(
     name="optimizers.nesterov",
+    may_change=RULE_MAY_CHANGE,
     reference=_rule("nesterov"),
     cases=lambda rng: _cases(rng, _momentum_config),
     names=("weights after each call",),
@@ -225,6 +233,7 @@ register(Exercise(
 
 register(Exercise(
     name="optimizers.adagrad",
+    may_change=RULE_MAY_CHANGE,
     reference=_rule("adagrad"),
     cases=lambda rng: _cases(rng, lambda r: {"learning_rate": float(r.uniform(0.05, 0.5))}, small_gradients=True,
                              large_epsilon={"learning_rate": 0.1, "epsilon": 0.5}),
@@ -246,6 +255,7 @@ def _rmsprop_config(rng: np.random.Generator) -> dict:
 
 register(Exercise(
     name="optimizers.rmsprop",
+    may_change=RULE_MAY_CHANGE,
     reference=_rule("rmsprop"),
     cases=lambda rng: _cases(rng, _rmsprop_config, small_gradients=True,
                              large_epsilon={"learning_rate": 0.01, "decay_rate": 0.9, "epsilon": 0.5}),
@@ -279,6 +289,7 @@ def _adam_cases(rng: np.random.Generator) -> list[Case]:
 
 register(Exercise(
     name="optimizers.adam",
+    may_change=RULE_MAY_CHANGE,
     reference=_rule("adam"),
     cases=_adam_cases,
     names=("weights after each call",),

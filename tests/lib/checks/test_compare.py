@@ -71,3 +71,25 @@ def test_compare_outputs_counts_and_names():
     assert not r.ok and "dx, dw" in r.message
     r = compare_outputs([np.ones(2), np.zeros(1)], [np.ones(2), np.ones(1)], names=["dx", "dw"])
     assert not r.ok and r.message.startswith("dw")
+
+
+def test_the_relative_error_in_a_message_is_relative_to_the_expected_value():
+    r = compare(np.float64(5.0), np.float64(5 / 3), name="loss")
+    assert "relative error 2.00e+00" in r.message  # |5 - 1.667| / 1.667, not / (5 + 1.667)
+    r = compare(np.array([0.0, 0.5]), np.array([0.0, 0.0]), name="g")
+    assert "absolute error 5.00e-01" in r.message  # relative to 0 means nothing
+
+
+@pytest.mark.parametrize(("actual", "expected"), [
+    (np.float64(3.0), np.float64(1.0)),                       # one number: any wrong value is "k times" it
+    (np.array([1.0 + 2e-6, 2.0 + 4e-6]), np.array([1.0, 2.0])),  # a ratio of about 1 is rounding, not a factor
+    (np.array([2.0, 3.0]), np.array([1.0, 1.0])),             # not a constant ratio
+])
+def test_the_constant_factor_hint_fires_only_for_a_real_constant_factor(actual, expected):
+    r = compare(actual, expected, rtol=1e-9, atol=0)
+    assert not r.ok and "times the expected one" not in r.message
+
+
+def test_the_constant_factor_hint_names_a_missing_mean():
+    r = compare(np.array([4.0, 8.0, 12.0]), np.array([1.0, 2.0, 3.0]))
+    assert "4 times the expected one" in r.message and "1/N" in r.message
