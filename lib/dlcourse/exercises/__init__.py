@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,17 +34,15 @@ import numpy as np
 from dlcourse.checks import protocol
 from dlcourse.checks.compare import Comparison, compare_outputs, flatten_outputs
 
-__all__ = ["TOPICS", "Case", "Exercise", "Mistake", "all_exercises", "get", "register"]
+__all__ = ["Case", "Exercise", "Mistake", "all_exercises", "get", "register", "topics"]
 
 MAX_ERROR_CHARS = 2000
 
-# Notebook topic -> module holding its exercises, in teaching order.
-TOPICS = {
-    "regression": "dlcourse.exercises.regression",
-    "backprop": "dlcourse.exercises.backprop",
-    "optimizers": "dlcourse.exercises.optimizers",
-    "initialization": "dlcourse.exercises.initialization",
-}
+
+
+def topics() -> list[str]:
+    """The notebook topics that have exercises: one module (or package) here each, found by listing this package."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 @dataclass(frozen=True)
@@ -188,10 +187,9 @@ def get(name: str) -> Exercise:
     """The exercise called ``name`` (``topic.function``), loading its topic on first use."""
     if name not in _REGISTRY:
         topic = name.split(".", 1)[0]
-        module = TOPICS.get(topic)
-        if module is None:
-            raise KeyError(f"no exercise topic {topic!r}; known topics: {sorted(TOPICS)}")
-        importlib.import_module(module)
+        if topic not in topics():
+            raise KeyError(f"no exercise topic {topic!r}; known topics: {topics()}")
+        importlib.import_module(f"{__name__}.{topic}")
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -200,6 +198,6 @@ def get(name: str) -> Exercise:
 
 
 def all_exercises() -> dict[str, Exercise]:
-    for module in TOPICS.values():
-        importlib.import_module(module)
+    for topic in topics():
+        importlib.import_module(f"{__name__}.{topic}")
     return dict(_REGISTRY)
