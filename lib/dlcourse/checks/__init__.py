@@ -20,6 +20,7 @@ from dlcourse.checks.compare import (
     flatten_outputs,
     rel_error,
 )
+from dlcourse.checks.figures import figure
 from dlcourse.checks.gradients import (
     eval_numerical_gradient,
     eval_numerical_gradient_array,
@@ -35,6 +36,7 @@ __all__ = [
     "compare_outputs",
     "eval_numerical_gradient",
     "eval_numerical_gradient_array",
+    "figure",
     "flatten_outputs",
     "gradcheck",
     "grading",

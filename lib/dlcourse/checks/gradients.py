@@ -9,12 +9,15 @@ functions, while a wrong analytic gradient is typically off by 1e-1 or more.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from dlcourse.checks.compare import _fail, rel_error
 
 __all__ = ["eval_numerical_gradient", "eval_numerical_gradient_array", "gradcheck"]
+
+_Value = TypeVar("_Value", float, np.ndarray)  # what one probe of f returns
 
 
 def eval_numerical_gradient(
@@ -26,19 +29,7 @@ def eval_numerical_gradient(
     may read it by reference (as in ``lambda _: loss(w)``).
     """
     x = _float_array(x, "x")
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    while not it.finished:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + h
-        fp = float(f(x))
-        x[i] = old - h
-        fm = float(f(x))
-        x[i] = old
-        grad[i] = (fp - fm) / (2 * h)
-        it.iternext()
-    return grad
+    return _central_differences(lambda v: float(f(v)), x, h, lambda fp, fm: fp - fm)
 
 
 def eval_numerical_gradient_array(
@@ -48,20 +39,40 @@ def eval_numerical_gradient_array(
     product a backward pass computes for an array-valued ``f``."""
     x = _float_array(x, "x")
     dout = np.asarray(dout, dtype=np.float64)
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    while not it.finished:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + h
-        pos = np.array(f(x), dtype=np.float64, copy=True)
-        x[i] = old - h
-        neg = np.array(f(x), dtype=np.float64, copy=True)
-        x[i] = old
+
+    def probe(v: np.ndarray) -> np.ndarray:
+        return np.array(f(v), dtype=np.float64, copy=True)  # a copy: f may return a view of x
+
+    def change(pos: np.ndarray, neg: np.ndarray) -> float:
         if pos.shape != dout.shape:
             raise ValueError(f"f(x) has shape {pos.shape} but dout has shape {dout.shape}")
-        grad[i] = np.sum((pos - neg) * dout) / (2 * h)
-        it.iternext()
+        return np.sum((pos - neg) * dout)
+
+    return _central_differences(probe, x, h, change)
+
+
+def _central_differences(
+    probe: Callable[[np.ndarray], _Value],
+    x: np.ndarray,
+    h: float,
+    change: Callable[[_Value, _Value], float],
+) -> np.ndarray:
+    """The one loop both numerical gradients share: ``change(probe(x + h e_i), probe(x - h e_i)) / 2h``.
+
+    ``x`` (any shape, float64) is perturbed in place one element at a time and each
+    element is put back before the next, even when ``probe`` raises. Returns an array of x's shape.
+    """
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        try:
+            x[i] = old + h
+            plus = probe(x)
+            x[i] = old - h
+            minus = probe(x)
+        finally:
+            x[i] = old
+        grad[i] = change(plus, minus) / (2 * h)
     return grad
 
 
