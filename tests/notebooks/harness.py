@@ -11,21 +11,27 @@ cell exactly as stored in solutions/ (visible and hidden tests), twice:
   variant's results, and ``grader.verdict`` judges them in this process: a
   wrong variant must score 0, a correct one full points.
 
-Later notebooks reuse it: give ``Variant`` lists per exercise (see
-test_01_regression_variants.py).
+Each ``test_0N_*_variants.py`` gives its ``VARIANTS`` and three short tests,
+parametrized with :func:`params`, that call :func:`assert_rejected`,
+:func:`assert_accepted` and :func:`assert_covered` (see
+test_01_regression_variants.py). The notebook is read once per process
+(:func:`notebook`), and ``--dist loadfile`` keeps a module's tests on one worker.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import nbformat
+import pytest
 
 from dlcourse.checks import protocol
 from grader import hidden, verdict
@@ -126,47 +132,48 @@ def run(notebook: Notebook, solution_id: str, test_id: str, variant: Variant, tm
     return Outcome(student_error, v.score, v.points, v.reasons)
 
 
-def variant_tests(path: Path, variants: dict[str, tuple[str, str, list[Variant], list[Variant]]]) -> dict:
-    """The tests of the tests for one notebook, to put in a test module's globals.
+# exercise -> (solution cell id, test cell id, wrong variants, correct variants)
+Variants = dict[str, tuple[str, str, list[Variant], list[Variant]]]
 
-    ``variants`` maps an exercise to (solution cell id, test cell id, wrong
-    variants, correct variants). Every graded cell must be covered, with at
-    least two wrong variants and one correct one.
+def params(variants: Variants, kind: Literal["wrong", "right"]) -> list:
+    """``pytest.param(solution_id, test_id, variant)`` for every wrong (or every correct) variant.
+
+    Ids are ``exercise-variant label``, so ``-k "mse and loop"`` selects one case.
     """
-    import pytest
+    if kind not in ("wrong", "right"):
+        raise ValueError(f"kind must be 'wrong' or 'right', got {kind!r}")
+    return [
+        pytest.param(sol, test, v, id=f"{exercise}-{v.label}")
+        for exercise, (sol, test, wrong, right) in variants.items()
+        for v in (wrong if kind == "wrong" else right)
+    ]
 
-    @pytest.fixture(scope="module")
-    def notebook() -> Notebook:
-        return Notebook(path)
 
-    def params(kind: str):
-        for exercise, (sol, test, wrong, right) in variants.items():
-            for v in wrong if kind == "wrong" else right:
-                yield pytest.param(sol, test, v, id=f"{exercise}-{v.label}")
+@functools.cache
+def notebook(path: Path) -> Notebook:
+    """The solution notebook at ``path``, read once per process (each xdist worker reads its own)."""
+    return Notebook(path)
 
-    @pytest.mark.parametrize(("solution_id", "test_id", "variant"), list(params("wrong")))
-    def test_wrong_implementation_is_rejected(notebook, solution_id, test_id, variant, tmp_path):
-        out = run(notebook, solution_id, test_id, variant, tmp_path)
-        what = f"{solution_id} ({variant.label})"
-        assert out.student_error is not None, f"the visible+hidden tests accepted a wrong {what}"
-        assert out.score == 0, f"the grader gave {out.score} points to a wrong {solution_id} ({variant.label})"
 
-    @pytest.mark.parametrize(("solution_id", "test_id", "variant"), list(params("right")))
-    def test_correct_implementation_is_accepted(notebook, solution_id, test_id, variant, tmp_path):
-        out = run(notebook, solution_id, test_id, variant, tmp_path)
-        what = f"{solution_id} ({variant.label})"
-        assert out.student_error is None, f"a correct {what} was rejected: {out.student_error!r}"
-        assert out.score == out.points > 0, f"the grader did not give full points: {out.reasons}"
+def assert_rejected(path: Path, solution_id: str, test_id: str, variant: Variant, tmp: Path) -> None:
+    """The test cell fails for a student and the grader gives no points to a wrong ``variant``."""
+    out = run(notebook(path), solution_id, test_id, variant, tmp)
+    what = f"{solution_id} ({variant.label})"
+    assert out.student_error is not None, f"the visible+hidden tests accepted a wrong {what}"
+    assert out.score == 0, f"the grader gave {out.score} points to a wrong {what}"
 
-    def test_every_graded_exercise_has_variants(notebook):
-        tested = {test for _, test, _, _ in variants.values()}
-        assert set(notebook.graded) == tested
-        for exercise, (_, _, wrong, right) in variants.items():
-            assert len(wrong) >= 2 and len(right) >= 1, exercise
 
-    return {
-        "notebook": notebook,
-        "test_wrong_implementation_is_rejected": test_wrong_implementation_is_rejected,
-        "test_correct_implementation_is_accepted": test_correct_implementation_is_accepted,
-        "test_every_graded_exercise_has_variants": test_every_graded_exercise_has_variants,
-    }
+def assert_accepted(path: Path, solution_id: str, test_id: str, variant: Variant, tmp: Path) -> None:
+    """The test cell passes for a student and the grader gives full points to a correct ``variant``."""
+    out = run(notebook(path), solution_id, test_id, variant, tmp)
+    what = f"{solution_id} ({variant.label})"
+    assert out.student_error is None, f"a correct {what} was rejected: {out.student_error!r}"
+    assert out.score == out.points > 0, f"the grader did not give full points: {out.reasons}"
+
+
+def assert_covered(path: Path, variants: Variants) -> None:
+    """Every graded test cell of the notebook has at least two wrong variants and one correct one."""
+    tested = {test for _, test, _, _ in variants.values()}
+    assert set(notebook(path).graded) == tested
+    for exercise, (_, _, wrong, right) in variants.items():
+        assert len(wrong) >= 2 and len(right) >= 1, exercise

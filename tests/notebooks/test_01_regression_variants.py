@@ -3,15 +3,16 @@ correct ones accepted, by the notebook's own graded test cells (as a student and
 
 from __future__ import annotations
 
+import harness
 import pytest
-from harness import REPO, Variant, variant_tests
+from harness import REPO, Variant
 
 pytestmark = pytest.mark.notebook("01_regression")
 
 NOTEBOOK = REPO / "solutions" / "01_regression" / "01_regression.ipynb"
 
 # exercise -> (solution cell, test cell, wrong variants, correct variants)
-VARIANTS: dict[str, tuple[str, str, list[Variant], list[Variant]]] = {
+VARIANTS: harness.Variants = {
     "mse": ("mse", "test_mse", [
         Variant("sum instead of mean", "def mse(y_hat, y):\n    return float(np.sum((y_hat - y) ** 2))"),
         Variant("root mean square", "def mse(y_hat, y):\n    return float(np.sqrt(np.mean((y_hat - y) ** 2)))"),
@@ -141,5 +142,15 @@ VARIANTS: dict[str, tuple[str, str, list[Variant], list[Variant]]] = {
 }
 
 
-# The tests themselves are the same for every notebook (harness.variant_tests).
-globals().update(variant_tests(NOTEBOOK, VARIANTS))
+@pytest.mark.parametrize(("solution_id", "test_id", "variant"), harness.params(VARIANTS, "wrong"))
+def test_wrong_implementation_is_rejected(solution_id, test_id, variant, tmp_path):
+    harness.assert_rejected(NOTEBOOK, solution_id, test_id, variant, tmp_path)
+
+
+@pytest.mark.parametrize(("solution_id", "test_id", "variant"), harness.params(VARIANTS, "right"))
+def test_correct_implementation_is_accepted(solution_id, test_id, variant, tmp_path):
+    harness.assert_accepted(NOTEBOOK, solution_id, test_id, variant, tmp_path)
+
+
+def test_every_graded_exercise_has_variants():
+    harness.assert_covered(NOTEBOOK, VARIANTS)

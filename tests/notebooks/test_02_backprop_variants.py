@@ -7,9 +7,10 @@ with one method changed (:func:`value_variant`).
 
 from __future__ import annotations
 
+import harness
 import nbformat
 import pytest
-from harness import REPO, Variant, variant_tests
+from harness import REPO, Variant
 
 pytestmark = pytest.mark.notebook("02_backprop")
 
@@ -41,7 +42,7 @@ MUL_GRADS = ("            self.grad += other.data * out.grad\n"
 
 
 # exercise -> (solution cell, test cell, wrong variants, correct variants)
-VARIANTS: dict[str, tuple[str, str, list[Variant], list[Variant]]] = {
+VARIANTS: harness.Variants = {
     "value_ops": ("Value", "test_value_ops", [
         value_variant("mul assigns instead of adding", (MUL_GRADS, (
             "            self.grad = other.data * out.grad\n"
@@ -353,5 +354,15 @@ VARIANTS: dict[str, tuple[str, str, list[Variant], list[Variant]]] = {
 }
 
 
-# The tests themselves are the same for every notebook (harness.variant_tests).
-globals().update(variant_tests(NOTEBOOK, VARIANTS))
+@pytest.mark.parametrize(("solution_id", "test_id", "variant"), harness.params(VARIANTS, "wrong"))
+def test_wrong_implementation_is_rejected(solution_id, test_id, variant, tmp_path):
+    harness.assert_rejected(NOTEBOOK, solution_id, test_id, variant, tmp_path)
+
+
+@pytest.mark.parametrize(("solution_id", "test_id", "variant"), harness.params(VARIANTS, "right"))
+def test_correct_implementation_is_accepted(solution_id, test_id, variant, tmp_path):
+    harness.assert_accepted(NOTEBOOK, solution_id, test_id, variant, tmp_path)
+
+
+def test_every_graded_exercise_has_variants():
+    harness.assert_covered(NOTEBOOK, VARIANTS)

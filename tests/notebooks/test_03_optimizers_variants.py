@@ -8,8 +8,9 @@ alternatives include PyTorch's conventions (momentum buffer, Nesterov, Adam's re
 
 from __future__ import annotations
 
+import harness
 import pytest
-from harness import REPO, Variant, variant_tests
+from harness import REPO, Variant
 
 pytestmark = pytest.mark.notebook("03_optimizers")
 
@@ -22,7 +23,7 @@ def rule(name: str, body: str) -> str:
 
 
 # exercise -> (solution cell, test cell, wrong variants, correct variants)
-VARIANTS: dict[str, tuple[str, str, list[Variant], list[Variant]]] = {
+VARIANTS: harness.Variants = {
     "sgd": ("sgd", "test_sgd", [
         Variant("steps up the gradient", rule("sgd", (
             "    config.setdefault('learning_rate', 1e-2)\n"
@@ -263,5 +264,15 @@ VARIANTS: dict[str, tuple[str, str, list[Variant], list[Variant]]] = {
 }
 
 
-# The tests themselves are the same for every notebook (harness.variant_tests).
-globals().update(variant_tests(NOTEBOOK, VARIANTS))
+@pytest.mark.parametrize(("solution_id", "test_id", "variant"), harness.params(VARIANTS, "wrong"))
+def test_wrong_implementation_is_rejected(solution_id, test_id, variant, tmp_path):
+    harness.assert_rejected(NOTEBOOK, solution_id, test_id, variant, tmp_path)
+
+
+@pytest.mark.parametrize(("solution_id", "test_id", "variant"), harness.params(VARIANTS, "right"))
+def test_correct_implementation_is_accepted(solution_id, test_id, variant, tmp_path):
+    harness.assert_accepted(NOTEBOOK, solution_id, test_id, variant, tmp_path)
+
+
+def test_every_graded_exercise_has_variants():
+    harness.assert_covered(NOTEBOOK, VARIANTS)

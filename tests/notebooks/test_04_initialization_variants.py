@@ -8,8 +8,9 @@ must still pass; their wrong variants are the fan and variance mix-ups students 
 
 from __future__ import annotations
 
+import harness
 import pytest
-from harness import REPO, Variant, variant_tests
+from harness import REPO, Variant
 
 pytestmark = pytest.mark.notebook("04_initialization")
 
@@ -45,7 +46,7 @@ XAVIER_STD = "math.sqrt(2.0 / (fan_in + fan_out))"
 XAVIER_BOUND = "math.sqrt(6.0 / (fan_in + fan_out))"
 
 # exercise -> (solution cell, test cell, wrong variants, correct variants)
-VARIANTS: dict[str, tuple[str, str, list[Variant], list[Variant]]] = {
+VARIANTS: harness.Variants = {
     "swish": ("swish", "test_swish", [
         Variant("derivative without the product rule's second term", (
             "def swish(x, beta=1.0):\n"
@@ -252,5 +253,15 @@ VARIANTS: dict[str, tuple[str, str, list[Variant], list[Variant]]] = {
 }
 
 
-# The tests themselves are the same for every notebook (harness.variant_tests).
-globals().update(variant_tests(NOTEBOOK, VARIANTS))
+@pytest.mark.parametrize(("solution_id", "test_id", "variant"), harness.params(VARIANTS, "wrong"))
+def test_wrong_implementation_is_rejected(solution_id, test_id, variant, tmp_path):
+    harness.assert_rejected(NOTEBOOK, solution_id, test_id, variant, tmp_path)
+
+
+@pytest.mark.parametrize(("solution_id", "test_id", "variant"), harness.params(VARIANTS, "right"))
+def test_correct_implementation_is_accepted(solution_id, test_id, variant, tmp_path):
+    harness.assert_accepted(NOTEBOOK, solution_id, test_id, variant, tmp_path)
+
+
+def test_every_graded_exercise_has_variants():
+    harness.assert_covered(NOTEBOOK, VARIANTS)

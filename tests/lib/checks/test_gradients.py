@@ -28,6 +28,30 @@ def test_numerical_gradient_leaves_x_unchanged():
     assert np.array_equal(x, np.arange(4.0))
 
 
+def test_both_numerical_gradients_agree_and_restore_x_when_f_raises():
+    # eval_numerical_gradient_array with dout = 1 differentiates sum(f(x)): the scalar version's job.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3))
+    scalar = checks.eval_numerical_gradient(lambda v: float(np.sum(np.sin(v))), x.copy())
+    array = checks.eval_numerical_gradient_array(np.sin, x.copy(), np.ones((2, 3)))
+    assert checks.rel_error(scalar, array) < 1e-9
+    before = x.copy()
+
+    def fails_on_second_probe(v):
+        if v[0, 0] < before[0, 0]:
+            raise RuntimeError("f broke")
+        return float(v.sum())
+
+    with pytest.raises(RuntimeError, match="f broke"):
+        checks.eval_numerical_gradient(fails_on_second_probe, x)
+    assert np.array_equal(x, before), "x must be restored even when f raises mid-probe"
+
+
+def test_dout_of_the_wrong_shape_names_both_shapes():
+    with pytest.raises(ValueError, match=r"f\(x\) has shape \(3,\) but dout has shape \(2,\)"):
+        checks.eval_numerical_gradient_array(lambda v: v.sum(axis=0), np.ones((2, 3)), np.ones(2))
+
+
 def test_float32_is_refused_with_a_reason():
     with pytest.raises(TypeError, match="float64"):
         checks.eval_numerical_gradient(lambda v: float(v.sum()), np.ones(3, dtype=np.float32))
