@@ -12,8 +12,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from dlcourse import exercises
 from dlcourse.checks import protocol
 
@@ -43,8 +41,7 @@ def hidden_cases(name: str, seed: int) -> list[dict]:
     """The cases, encoded as the protocol's plain data. They are decoded afresh for every
     use, so the kernel and the grader see the same values (and fresh random generators)."""
     exercise = exercises.get(name)
-    rng = np.random.default_rng(seed)
-    return [protocol.encode(c.to_data()) for c in exercise.cases(rng)]
+    return [protocol.encode(c) for c in exercise.case_data(seed)]
 
 
 def write_inputs(directory: Path, cases: dict[str, list[dict]]) -> Path:

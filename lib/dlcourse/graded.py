@@ -60,7 +60,46 @@ def run_case(fn: Callable[..., Any], case: dict[str, Any]) -> dict[str, Any]:
     except OutputError as exc:
         return {"invalid": str(exc)[:MAX_ERROR_CHARS], "index": -1 if exc.index is None else exc.index,
                 "changed": changed}
-    return {"outputs": outputs, "changed": changed}
+    recorded: dict[str, Any] = {"outputs": outputs, "changed": changed}
+    if case.get("repeat"):
+        # Hidden state shows as a second call that differs; an ignored rng as a reseeded call that does not.
+        again = _call_quietly(fn, copy.deepcopy(args), copy.deepcopy(kwargs))
+        if again is not None:
+            recorded["again"] = again
+        if _has_generator(args) or _has_generator(kwargs):
+            reseeded = _call_quietly(fn, _reseed(args), _reseed(kwargs))
+            if reseeded is not None:
+                recorded["reseeded"] = reseeded
+    return recorded
+
+
+def _call_quietly(fn: Callable[..., Any], args: Any, kwargs: Any) -> list[Any] | None:
+    """The outputs of one more call, or None if it raised (the first call's verdict then stands)."""
+    try:
+        return flatten_outputs(fn(*args, **kwargs))
+    except Exception:
+        return None
+
+
+def _has_generator(obj: Any) -> bool:
+    if isinstance(obj, np.random.Generator):
+        return True
+    if isinstance(obj, dict):
+        return any(_has_generator(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return any(_has_generator(v) for v in obj)
+    return False
+
+
+def _reseed(obj: Any) -> Any:
+    """A deep copy in which every generator is replaced by one of another seed."""
+    if isinstance(obj, np.random.Generator):
+        return np.random.default_rng(copy.deepcopy(obj).integers(2**62) + 1)
+    if isinstance(obj, dict):
+        return {k: _reseed(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_reseed(v) for v in obj)
+    return copy.deepcopy(obj)
 
 
 def _changed_arguments(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any],

@@ -144,3 +144,59 @@ def test_a_missing_return_names_the_output_it_concerns():
     assert not verdict.ok
     assert "returned None for `dw` (output 2)" in verdict.message
     assert "raised" not in verdict.message  # the student's function did not raise: never say it did
+
+
+# -- hidden state, ignored seeds, float32 ---------------------------------------------------------------
+
+def _exercise(**fields):
+    from dlcourse.exercises import Case, Exercise
+
+    defaults = dict(name="t.ex", reference=lambda x, rng: x + rng.standard_normal(x.shape),
+                    cases=lambda rng: [Case((np.ones(4), {"__rng__": 3}))])
+    return Exercise(**{**defaults, **fields})
+
+
+def test_a_shared_mutable_default_is_caught_by_the_second_call():
+    from dlcourse.exercises import Case
+
+    ex = _exercise(reference=lambda w, config=None: w * 2,
+                   cases=lambda rng: [Case((np.ones(3),))])
+    case = ex.seeded_cases(0)[0]
+
+    def leaky(w, config={}):  # noqa: B006 (the mistake under test)
+        config["calls"] = config.get("calls", 0) + 1
+        return w * 2 * config["calls"]
+
+    verdict = ex.judge(case, graded.run_case(leaky, case))
+    assert not verdict.ok and "hidden state" in verdict.message
+    assert ex.judge(case, graded.run_case(lambda w, config=None: w * 2, case)).ok
+
+
+def test_drawing_from_np_random_instead_of_the_rng_is_caught():
+    ex = _exercise()
+    case = ex.seeded_cases(0)[0]
+    assert ex.judge(case, graded.run_case(lambda x, rng: x + rng.standard_normal(x.shape), case)).ok
+    global_random = ex.judge(case, graded.run_case(lambda x, rng: x + np.random.standard_normal(x.shape), case))  # noqa: NPY002 (the mistake under test)
+    assert not global_random.ok and "hidden state" in global_random.message
+
+
+def test_ignoring_the_rng_for_a_fixed_seed_of_ones_own_is_caught():
+    from dlcourse.checks import Comparison
+
+    # A statistical check accepts any normal sample; only the reseeded call shows the rng is ignored.
+    ex = _exercise(check=lambda case, outputs: Comparison(True))
+    case = ex.seeded_cases(0)[0]
+    verdict = ex.judge(case, graded.run_case(
+        lambda x, rng: x + np.random.default_rng(0).standard_normal(x.shape), case))
+    assert not verdict.ok and "rng argument" in verdict.message
+
+
+def test_a_float32_result_is_named_as_such():
+    from dlcourse.exercises import Case
+
+    ex = _exercise(reference=lambda x: np.exp(x), cases=lambda rng: [Case((np.linspace(-1, 1, 7),))], rtol=1e-9)
+    case = ex.seeded_cases(0)[0]
+    verdict = ex.judge(case, graded.run_case(lambda x: np.exp(x.astype(np.float32)), case))
+    assert not verdict.ok and "float32 precision" in verdict.message
+    wrong = ex.judge(case, graded.run_case(lambda x: np.exp(x).astype(np.float32) + 1, case))
+    assert not wrong.ok and "precision" not in wrong.message  # a wrong value is not blamed on float32

@@ -84,6 +84,13 @@ class Exercise:
     docstring says so: an optimizer's ``config``, batch norm's running
     statistics); changing any other argument is wrong even when the returned
     values are right, because the caller's data are no longer what they were.
+
+    ``repeat``: the kernel calls the function a second time on the same case
+    (fresh copies; random generators restarted from the same seed), and, where
+    the case holds a generator, a third time with generators of another seed.
+    The second result must equal the first (hidden state: a shared mutable
+    default, a module-level variable, drawing from ``np.random``), the third
+    must differ (a generator argument that is ignored).
     """
 
     name: str
@@ -95,13 +102,18 @@ class Exercise:
     mistakes: tuple[Mistake, ...] = ()
     check: Callable[[dict[str, Any], list[np.ndarray]], Comparison] | None = None
     may_change: tuple[str, ...] = ()
+    repeat: bool = True
 
     # -- cases ------------------------------------------------------------------------
 
+    def case_data(self, seed: int) -> list[dict[str, Any]]:
+        """The cases for ``seed`` as plain data, ready to be encoded for the kernel."""
+        rng = np.random.default_rng(seed)
+        return [{**c.to_data(), "repeat": self.repeat} for c in self.cases(rng)]
+
     def seeded_cases(self, seed: int) -> list[dict[str, Any]]:
         """The cases for ``seed``, as they cross the grading boundary (encoded, then decoded)."""
-        rng = np.random.default_rng(seed)
-        return [protocol.decode(protocol.encode(c.to_data())) for c in self.cases(rng)]
+        return [protocol.decode(protocol.encode(c)) for c in self.case_data(seed)]
 
     # -- judging ------------------------------------------------------------------------
 
@@ -131,14 +143,41 @@ class Exercise:
         if "invalid" in result:
             return Comparison(False, f"{label}: {self._invalid_text(result)}")
         outputs = result.get("outputs")
-        if not isinstance(outputs, list) or not all(isinstance(o, np.ndarray) for o in outputs):
+        if not _arrays(outputs):
             return Comparison(False, f"{label}: the result is not a list of arrays")
+        repeated = self._judge_repeats(result, outputs)
+        if not repeated.ok:
+            return Comparison(False, f"{label}: {repeated.message}")
         if self.check is not None:
             verdict = self.check(copy.deepcopy(case), outputs)
             return verdict if verdict.ok else Comparison(False, f"{label}: {verdict.message}")
         expected = flatten_outputs(self.reference(*_args(case), **_kwargs(case)))
         verdict = compare_outputs(outputs, expected, names=self.names, rtol=self.rtol, atol=self.atol)
-        return verdict if verdict.ok else Comparison(False, f"{label}: {verdict.message}")
+        if verdict.ok:
+            return verdict
+        return Comparison(False, f"{label}: {verdict.message}{_precision_hint(outputs, expected, self.names)}")
+
+    def _judge_repeats(self, result: dict[str, Any], outputs: list[np.ndarray]) -> Comparison:
+        """The second call must repeat the first; a call with generators of another seed must not."""
+        if "again" in result:
+            again = result["again"]
+            if not _arrays(again):
+                return Comparison(False, "the result of the second call is not a list of arrays")
+            if not _identical(outputs, again):
+                return Comparison(False, (
+                    "called twice on the same inputs, your function returned different results: it keeps hidden "
+                    "state between calls (a mutable default argument such as config={}, a module-level variable, "
+                    "or np.random instead of the rng argument)."))
+        if "reseeded" in result:
+            reseeded = result["reseeded"]
+            if not _arrays(reseeded):
+                return Comparison(False, "the result of the call with another seed is not a list of arrays")
+            if _identical(outputs, reseeded) and any(o.size > 1 for o in outputs):
+                return Comparison(False, (
+                    "with a generator of another seed your function returned exactly the same result: draw the "
+                    "random numbers from the rng argument you are given (rng.standard_normal(...)), "
+                    "not from a generator of your own."))
+        return Comparison(True)
 
     def _invalid_text(self, result: dict[str, Any]) -> str:
         index = result.get("index")
@@ -163,6 +202,27 @@ class Exercise:
             if compare_outputs(outputs, wrong, rtol=1e-6, atol=1e-9).ok:
                 return f" Likely mistake: {mistake.hint}"
         return ""
+
+
+def _arrays(outputs: Any) -> bool:
+    return isinstance(outputs, list) and all(isinstance(o, np.ndarray) for o in outputs)
+
+
+def _identical(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return len(a) == len(b) and all(
+        x.shape == y.shape and bool(np.array_equal(x, y, equal_nan=x.dtype.kind in "fc" and y.dtype.kind in "fc"))
+        for x, y in zip(a, b, strict=True))
+
+
+def _precision_hint(outputs: list[np.ndarray], expected: list[np.ndarray], names: Sequence[str] | None) -> str:
+    """Say so when a wrong result is a float32 computation of the right one (the exercises need float64)."""
+    for i, (out, exp) in enumerate(zip(outputs, expected, strict=False)):
+        if out.dtype in (np.float32, np.float16) and out.shape == exp.shape:
+            name = names[i] if names and i < len(names) else f"output {i + 1}"
+            if compare_outputs([out], [exp], rtol=1e-3 if out.dtype == np.float16 else 2e-5, atol=1e-6).ok:
+                return (f" Your {name} has {out.dtype} precision: compute in float64 (the inputs are float64; "
+                        "astype(np.float32) or a torch tensor's default dtype loses digits).")
+    return ""
 
 
 def _args(case: dict[str, Any]) -> list[Any]:
