@@ -1,6 +1,6 @@
 """How long one slider update takes, for every view of the course (budget: 50 ms).
 
-DESIGN.md, "Budgets": a slider update (computation plus redraw) takes under
+docs/architecture.md, "Budgets": a slider update (computation plus redraw) takes under
 50 ms. For each view in ``dlcourse.widgets.ALL_VIEWS``, built on its
 notebook's data, this times, headless on Agg (what the kernel side of an
 ipympl figure renders):
@@ -43,12 +43,12 @@ from dlcourse.widgets import ALL_VIEWS, View, ViewEntry
 def random_change(view: View, rng: np.random.Generator) -> dict[str, float]:
     """One slider moved to a random value within its range, as a drag would leave it."""
     name = list(view.sliders)[rng.integers(len(view.sliders))]
-    kind, lo, hi, _, _, _ = view.sliders[name]
-    if kind == "int":
-        return {name: int(rng.integers(int(lo), int(hi) + 1))}
-    if kind == "log":
-        return {name: float(10 ** rng.uniform(np.log10(lo), np.log10(hi)))}
-    return {name: float(rng.uniform(lo, hi))}
+    spec = view.sliders[name]
+    if spec.kind == "int":
+        return {name: int(rng.integers(int(spec.min), int(spec.max) + 1))}
+    if spec.kind == "log":
+        return {name: float(10 ** rng.uniform(np.log10(spec.min), np.log10(spec.max)))}
+    return {name: float(rng.uniform(spec.min, spec.max))}
 
 
 def time_ms(view: View, redraw: Callable[[], None], samples: int,
@@ -74,7 +74,9 @@ def on_ipympl(entry: ViewEntry, pixel_ratio: float) -> View | None:
         return None
     canvas = view.fig.canvas
     # The browser's first message (ipympl's own protocol): from then on only
-    # changed pixels are sent and no data-URL copy of the figure is kept.
+    # changed pixels are sent and no data-URL copy of the figure is kept. No
+    # public call delivers a frontend message; tests/lib/widgets/test_core.py
+    # fails loudly if this private handler changes.
     canvas._handle_message(canvas, {"type": "initialized"}, [])
     canvas.draw()  # the browser's first request: a full frame, which saves the background
     return view

@@ -6,7 +6,11 @@ figure, its backend or its other plots. Subclasses draw their artists once in
 ``__init__`` and, in :meth:`View.update`, only change their data
 (``set_data``, ``set_ydata``, ``set_offsets``, ``set_text``, ``set_array``):
 rebuilding axes costs several times more than redrawing them, and a slider
-update has a 50 ms budget (DESIGN.md, "Budgets").
+update has a 50 ms budget (docs/architecture.md, "Budgets"). Each slider is a
+:class:`Slider`; each part of the figure drawn from a student's function is
+drawn inside :meth:`View.part`, which applies the one fallback policy of
+:mod:`dlcourse.widgets.fallback` (the student's function, else the reference,
+else "implement `name` first" and that part hidden).
 
 Until :meth:`View.widget` is called the figure sits on an Agg canvas, so
 everything (tests, benchmarks, nbgrader executing a notebook) runs headless.
@@ -35,6 +39,7 @@ import itertools
 import sys
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -42,11 +47,41 @@ from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["SliderSpec", "View", "WithFallback", "show"]
+from dlcourse.widgets.fallback import FunctionMissing, WithFallback
 
-# name -> (kind, min, max, step, default, description); kind is "int", "float"
-# or "log" (a FloatLogSlider: min, max and default are values, step is in decades).
-SliderSpec = tuple[str, float, float, float, float, str]
+__all__ = ["FunctionMissing", "Slider", "View", "WithFallback", "display_clip", "one_blas_thread", "show"]
+
+SLIDER_KINDS = ("int", "float", "log")
+
+
+@dataclass(frozen=True)
+class Slider:
+    """One slider of a view: what it sets, its range, its start and its label.
+
+    ``kind`` is "int" (an IntSlider), "float" (a FloatSlider) or "log" (a
+    FloatLogSlider: ``min``, ``max`` and ``default`` are values, ``step`` is
+    in decades).
+    """
+
+    kind: str
+    min: float
+    max: float
+    step: float
+    default: float
+    description: str
+
+    def __post_init__(self) -> None:
+        where = f"slider {self.description!r}"
+        if self.kind not in SLIDER_KINDS:
+            raise ValueError(f"{where}: kind must be one of {SLIDER_KINDS}, got {self.kind!r}")
+        if not self.min <= self.default <= self.max:
+            raise ValueError(f"{where}: need min <= default <= max, got min={self.min}, default={self.default}, "
+                             f"max={self.max}")
+        if not self.step > 0:
+            raise ValueError(f"{where}: step must be positive, got {self.step}")
+        if self.kind == "log" and not self.min > 0:
+            raise ValueError(f"{where}: a log slider needs min > 0, got {self.min}")
+
 
 # Numbers for the ipympl figure managers. They are never registered with
 # pyplot's figure list (Gcf), so they only label the canvas; start high so a
@@ -57,19 +92,25 @@ _FIGURE_NUMBERS = itertools.count(1001)
 class View:
     """A figure whose artists follow a set of sliders.
 
-    Subclasses pass their sliders (a dict of :data:`SliderSpec`) and a title,
+    Subclasses pass their sliders (name -> :class:`Slider`) and a title,
     build their artists on ``self.fig``, register the ones that move with
-    :meth:`animate`, and implement :meth:`update`.
+    :meth:`animate`, and implement :meth:`update`: each part of the figure
+    that needs a student's function is drawn inside :meth:`part`, and the
+    update ends with :meth:`show_fallbacks`.
     """
 
     # Whether dragging a slider redraws on every intermediate value. True suits
     # views that update within the budget; the PNG fallback never does it.
     continuous_update: ClassVar[bool] = True
 
-    def __init__(self, sliders: dict[str, SliderSpec], figsize: tuple[float, float],
+    def __init__(self, sliders: dict[str, Slider], figsize: tuple[float, float],
                  title: str) -> None:
+        for name, spec in sliders.items():
+            if not isinstance(spec, Slider):
+                raise TypeError(f"slider {name!r} must be a Slider, got {type(spec).__name__}")
         self.sliders = dict(sliders)
-        self.params: dict[str, float] = {name: spec[4] for name, spec in self.sliders.items()}
+        self.params: dict[str, float] = {name: spec.default for name, spec in self.sliders.items()}
+        self._missing: list[str] = []  # functions missing in this update (see part)
         # Opaque white, whatever the rcParams: ipympl sends only the changed pixels
         # of an opaque figure, but every pixel of one with any transparency.
         self.fig = Figure(figsize=figsize, dpi=100, facecolor="white")
@@ -103,8 +144,7 @@ class View:
         if unknown:
             raise TypeError(f"unknown slider(s) {sorted(unknown)}; known: {sorted(self.sliders)}")
         for name, value in params.items():
-            kind = self.sliders[name][0]
-            self.params[name] = int(value) if kind == "int" else float(value)
+            self.params[name] = int(value) if self.sliders[name].kind == "int" else float(value)
         return dict(self.params)
 
     def animate(self, *artists: Artist) -> None:
@@ -123,10 +163,39 @@ class View:
         self.fig.tight_layout()
         self.title.set_text(self.base_title)
 
+    @contextlib.contextmanager
+    def part(self, *artists: Artist) -> Iterator[None]:
+        """Draw one part of the figure in the ``with`` block; hide it where a function it needs is missing.
+
+        The one policy where neither the student's function nor the reference
+        can run (:class:`FunctionMissing`, see :mod:`dlcourse.widgets.fallback`):
+        the block ends there, its ``artists`` are hidden, the rest of the update
+        goes on, and :meth:`show_fallbacks` says which function to implement.
+        """
+        try:
+            yield
+        except FunctionMissing as missing:
+            if missing.function not in self._missing:
+                self._missing.append(missing.function)
+            shown = False
+        else:
+            shown = True
+        for artist in artists:
+            artist.set_visible(shown)
+
     def show_fallbacks(self, *functions: WithFallback) -> None:
-        """Say under the title which student functions the reference stood in for."""
+        """Say under the title which functions to implement first, and which ones the reference stood in for.
+
+        Called at the end of every update: it also forgets the missing functions of this update.
+        """
+        notes = []
+        if self._missing:
+            notes.append(f"implement {', '.join(f'`{name}`' for name in self._missing)} first")
+            self._missing = []
         reasons = "; ".join(f.note for f in functions if f.note)
-        text = f"{self.base_title}\n(using the reference: {reasons})" if reasons else self.base_title
+        if reasons:
+            notes.append(f"using the reference: {reasons}")
+        text = f"{self.base_title}\n({'; '.join(notes)})" if notes else self.base_title
         if text != self.title.get_text():
             self.title.set_text(text)
             self.invalidate()  # the title is static content
@@ -201,12 +270,10 @@ class View:
             # nothing a user of this view could act on.
             warnings.filterwarnings("ignore", "Passing unrecognized arguments",
                                     DeprecationWarning)
-            manager = backend.new_figure_manager_given_figure(next(_FIGURE_NUMBERS), self.fig)
-        # In interactive mode ipympl also queues the figure to be displayed after
-        # the cell; it is already inside our VBox, so take it off that queue.
-        queue = getattr(getattr(backend, "_Backend_ipympl", None), "_to_show", [])
-        while self.fig in queue:
-            queue.remove(self.fig)
+            # The backend module's public FigureCanvas and FigureManager, not its
+            # new_figure_manager_given_figure: in interactive mode that one also queues
+            # the figure to be displayed after the cell, and it is already in our VBox.
+            manager = backend.FigureManager(backend.FigureCanvas(self.fig), next(_FIGURE_NUMBERS))
         canvas = manager.canvas
         canvas.header_visible = False  # the label would read "Figure 1001"
         canvas.footer_visible = False
@@ -230,22 +297,20 @@ def show(view: View) -> None:
     display(view.widget())
 
 
-def _make_slider(spec: SliderSpec, value: float, continuous: bool) -> Any:
+def _make_slider(spec: Slider, value: float, continuous: bool) -> Any:
     import ipywidgets
 
-    kind, lo, hi, step, _, description = spec
-    common = {"description": description, "continuous_update": continuous,
+    common = {"description": spec.description, "continuous_update": continuous,
               "style": {"description_width": "initial"}}
-    if kind == "int":
-        return ipywidgets.IntSlider(value=int(value), min=int(lo), max=int(hi), step=int(step),
-                                    **common)
-    if kind == "float":
-        return ipywidgets.FloatSlider(value=value, min=lo, max=hi, step=step, **common)
-    if kind == "log":
-        return ipywidgets.FloatLogSlider(value=value, base=10, min=np.log10(lo),
-                                         max=np.log10(hi), step=step, readout_format=".3g",
-                                         **common)
-    raise ValueError(f"unknown slider kind {kind!r}; use 'int', 'float' or 'log'")
+    if spec.kind == "int":
+        return ipywidgets.IntSlider(value=int(value), min=int(spec.min), max=int(spec.max),
+                                    step=int(spec.step), **common)
+    if spec.kind == "float":
+        return ipywidgets.FloatSlider(value=value, min=spec.min, max=spec.max, step=spec.step,
+                                      **common)
+    return ipywidgets.FloatLogSlider(value=value, base=10, min=np.log10(spec.min),
+                                     max=np.log10(spec.max), step=spec.step, readout_format=".3g",
+                                     **common)
 
 
 def _ipympl_backend() -> Any:
@@ -254,34 +319,34 @@ def _ipympl_backend() -> Any:
     ``import ipympl`` calls ``matplotlib.use("module://ipympl.backend_nbagg")``
     when matplotlib is already imported, which would turn the notebook's
     inline pyplot figures into widgets. Only the canvas class is wanted here,
-    so the previous backend setting is put back.
+    so the previous backend is put back. Where none was chosen yet, it is
+    resolved first, as pyplot's first figure would (a notebook's kernel always
+    names one), so that it can be put back by name with public calls.
     """
     import matplotlib
-    from matplotlib import rcsetup
 
-    before = matplotlib.rcParams._get_backend_or_none()  # None: not resolved yet ("auto")
+    before = matplotlib.get_backend()
     fallback = matplotlib.rcParams["backend_fallback"]
     try:
         import ipympl.backend_nbagg as backend
     except ImportError:
         return None
     finally:
-        if matplotlib.rcParams._get_backend_or_none() != before:
-            name = rcsetup._auto_backend_sentinel if before is None else before
+        if matplotlib.get_backend() != before:
             pyplot = sys.modules.get("matplotlib.pyplot")
             if pyplot is not None:
-                pyplot.switch_backend(name)  # pyplot holds the backend module itself
+                pyplot.switch_backend(before)  # pyplot holds the backend module itself
             else:
-                matplotlib.rcParams["backend"] = name
+                matplotlib.use(before)
             _reenable_inline(before)
         matplotlib.rcParams["backend_fallback"] = fallback
     return backend
 
 
-def _reenable_inline(backend: str | None) -> None:
+def _reenable_inline(backend: str) -> None:
     """Switching pyplot away from the inline backend unhooks IPython's figure display;
     switching back does not hook it again, so later plt.show() would print only a repr."""
-    if backend is None or "inline" not in backend:
+    if "inline" not in backend:
         return
     try:
         from IPython import get_ipython
@@ -290,46 +355,6 @@ def _reenable_inline(backend: str | None) -> None:
     shell = get_ipython()
     if shell is not None and hasattr(shell, "enable_matplotlib"):
         shell.enable_matplotlib("inline")
-
-
-class WithFallback:
-    """A student's function, with the reference standing in until it works.
-
-    Calling it runs the student's function when there is one; if that raises
-    (``NotImplementedError``: a stub not yet done) or returns the wrong shape,
-    the reference runs instead and :attr:`note` says why, for the figure title
-    (see :meth:`View.show_fallbacks`).
-    """
-
-    def __init__(self, name: str, student: Callable[..., Any] | None,
-                 reference: Callable[..., Any]) -> None:
-        self.name = name
-        self.student = student
-        self.reference = reference
-        self.note = ""  # why the last call used the reference; "" when it did not
-
-    def __call__(self, *args: Any, shape: tuple[int, ...] | None = None,
-                 finite: bool = False) -> np.ndarray:
-        """The result as a float array; ``shape``/``finite``: what a valid result must be."""
-        self.note = ""
-        if self.student is not None:
-            try:
-                # Copies: a student's function that writes into X or y must not
-                # change the data every later update sees.
-                copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-                out = np.asarray(self.student(*copies), dtype=np.float64)
-            except NotImplementedError:
-                self.note = f"your {self.name} is not done yet"
-            except Exception as exc:  # any bug in student code: say so, never crash the view
-                self.note = f"your {self.name} raised {type(exc).__name__}"
-            else:
-                if shape is not None and out.shape != shape:
-                    self.note = f"your {self.name} returned shape {out.shape}, not {shape}"
-                elif finite and not np.all(np.isfinite(out)):
-                    self.note = f"your {self.name} returned inf/nan"
-                else:
-                    return out
-        return np.asarray(self.reference(*args), dtype=np.float64)
 
 
 _CONTROLLER: Any = None
@@ -352,3 +377,8 @@ def one_blas_thread() -> Iterator[None]:
         _CONTROLLER = ThreadpoolController()
     with _CONTROLLER.limit(limits=1, user_api="blas"):
         yield
+
+
+def display_clip(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Values put into [lo, hi] for plotting: inf and nan at ``hi`` (diverged or exploded), -inf at ``lo``."""
+    return np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=hi, posinf=hi, neginf=lo), lo, hi)

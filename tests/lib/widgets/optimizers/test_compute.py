@@ -1,4 +1,4 @@
-"""Tests of dlcourse.widgets.optimizers: the surfaces, the softmax-regression helpers, and both views headless."""
+"""Tests of dlcourse.widgets.optimizers.compute: the surfaces, trajectories, and the softmax-regression helpers."""
 
 from __future__ import annotations
 
@@ -6,28 +6,22 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from dlcourse.checks.compare import rel_error
 from dlcourse.checks.gradients import eval_numerical_gradient
 from dlcourse.data import add_bias_column, load_digits
 from dlcourse.reference import optim as ref
-from dlcourse.widgets.optimizers import (
-    OPTIMIZERS,
+from dlcourse.widgets.optimizers.compute import (
     SURFACES,
-    BatchNoiseView,
-    OptimizerPathsView,
+    gradient_cloud,
     gradient_noise,
+    minibatch_losses,
     minibatch_run,
     per_sample_gradients,
     softmax_regression_loss,
     surface_losses,
     trajectory,
 )
-
-
-def stub(*args: object) -> tuple:
-    raise NotImplementedError("not done yet")
 
 
 @pytest.fixture(scope="module")
@@ -130,92 +124,20 @@ def test_minibatch_run_with_the_full_batch_is_gradient_descent(digits):
     assert small[0][-1] < small[0][0]
 
 
-# -- views ------------------------------------------------------------------------------------
-
-def test_paths_view_uses_the_students_rules_or_the_reference():
-    calls = []
-
-    def spy(w, dw, config=None):
-        calls.append(1)
-        return ref.adam(w, dw, config)
-
-    view = OptimizerPathsView({"Adam": spy, "SGD": stub})
-    assert calls and "your sgd is not done yet" in view.title.get_text()
-    assert "adam" not in view.title.get_text()
-    p = view.params
-    expected = trajectory(ref.adam, SURFACES[0], view.MAX_STEPS, {"learning_rate": p["adaptive_lr"]})
-    np.testing.assert_allclose(view.paths()["Adam"], expected)
-    with pytest.raises(ValueError, match="unknown optimizer"):
-        OptimizerPathsView({"Lion": ref.sgd})
+def test_minibatch_losses_are_both_curves_of_a_run(digits):
+    X, y = add_bias_column(digits[0][:200]), digits[1][:200]
+    full, batch = minibatch_run(ref.sgd, X, y, 16, 0.5, 20, seed=2, every=5)
+    np.testing.assert_array_equal(minibatch_losses(ref.sgd, X, y, 16, 0.5, 20, 2, every=5),
+                                  np.concatenate([full, batch]))
 
 
-def test_paths_view_updates_in_place_and_caches():
-    view = OptimizerPathsView()
-    lines = {name: line for name, line in view.path_lines.items()}
-    view.update(steps=10)
-    assert all(view.path_lines[n] is lines[n] for n in OPTIMIZERS)
-    assert len(view.path_lines["SGD"].get_xdata()) == 11
-    size = len(view._paths)
-    view.update(steps=40, surface=2)
-    view.update(surface=0)
-    assert len(view._paths) == size + len(OPTIMIZERS)  # the saddle's six paths; the ravine's came from the cache
-    view.update(momentum=0.5)
-    assert len(view._paths) == size + len(OPTIMIZERS) + 2  # only momentum and Nesterov depend on β
-
-
-def test_paths_view_blits_a_surface_it_has_drawn_before(monkeypatch):
-    view = OptimizerPathsView()
-    canvas = view.fig.canvas
-    canvas.draw()
-    full_draws = []
-    monkeypatch.setattr(canvas, "draw", lambda: full_draws.append(1) or FigureCanvasAgg.draw(canvas))
-    view.update(surface=1)
-    view.draw()  # first visit: one full draw, then a blit
-    view.update(surface=0)
-    view.draw()
-    view.update(surface=1, learning_rate=1e-3)
-    view.draw()
-    assert full_draws == [1]
-    blitted = np.asarray(canvas.buffer_rgba()).copy()
-    FigureCanvasAgg.draw(canvas)
-    np.testing.assert_array_equal(blitted, np.asarray(canvas.buffer_rgba()))
-
-
-def test_batch_noise_view_snaps_caches_and_falls_back(digits):
-    X, y = digits
-    view = BatchNoiseView(X, y, sgd=stub)
-    assert "(using the reference: your sgd is not done yet)" in view.title.get_text()
-    assert view.snap(0.9) == pytest.approx(1.0) and view.snap(0.2) == pytest.approx(10**-0.5)
-    assert view.batch_sizes[0] == 1 and view.batch_sizes[-1] == len(y)
-    cloud, line = view.cloud, view.full_line
-    view.update(batch=0, learning_rate=0.3)
-    assert view.cloud is cloud and view.full_line is line
-    full, _ = view.run(1, 10**-0.5)
-    np.testing.assert_allclose(line.get_ydata(), np.clip(full, 0, view.axes[2].get_ylim()[1]))
-    # The noise of single samples is far larger than that of batches of 512.
-    assert np.std(view.clouds[0][:, 1]) > 10 * np.std(view.clouds[-2][:, 1])
-
-
-def test_batch_noise_view_runs_the_students_sgd(digits):
-    X, y = digits
-    calls = []
-
-    def spy(w, dw, config=None):
-        calls.append(1)
-        return ref.sgd(w, dw, config)
-
-    view = BatchNoiseView(X[:300], y[:300], sgd=spy)
-    assert calls and "reference" not in view.title.get_text()
-    with pytest.raises(ValueError):
-        BatchNoiseView(X, y[:5])
-
-
-@pytest.mark.parametrize("interactive", [None, False], ids=["ipympl", "output"])
-def test_paths_view_widget_switches_surfaces_headless(interactive):
-    view = OptimizerPathsView()
-    box = view.widget(interactive=interactive)
-    for surface in (2, 1, 2, 0):
-        view.controls["surface"].value = surface
-    view.controls["steps"].value = 30
-    assert view.params["surface"] == 0 and len(view.path_lines["Adam"].get_xdata()) == 31
-    assert box.children[-1] is not None
+def test_gradient_cloud_centres_on_the_full_gradient(digits):
+    X, y = add_bias_column(digits[0][:200]), digits[1][:200]
+    sizes = [1, 8, 200]
+    cloud = gradient_cloud(X, y, sizes, np.random.default_rng(0), 50)
+    assert [c.shape for c in cloud.clouds] == [(50, 2)] * 3
+    G = per_sample_gradients(np.zeros((65, 10)), X, y)
+    assert cloud.g_coords[0] == pytest.approx(np.linalg.norm(G.mean(axis=0))) and cloud.g_coords[1] == 0
+    np.testing.assert_allclose(cloud.clouds[-1], np.tile(cloud.g_coords, (50, 1)), atol=1e-12)  # the full batch
+    assert cloud.noise_at[1] == pytest.approx(gradient_noise(G, np.array([1]))[0]) and cloud.noise_at[200] == 0
+    assert cloud.noise_m[0] == 1 and cloud.noise_m[-1] == 200 and np.all(np.diff(cloud.noise_m) > 0)

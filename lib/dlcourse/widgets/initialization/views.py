@@ -1,5 +1,5 @@
-"""Slider views of notebook 04_initialization (Tokyo DL 2 "Initialization", I2DL
-"Training Neural Networks II", TUM ML "Deep learning 2").
+"""The slider views of notebook 04_initialization (Tokyo DL 2 "Initialization", I2DL "Training Neural Networks
+II", TUM ML "Deep learning 2"): drawing only.
 
 * :class:`ActivationStatsView`: the lectures' experiment. A stack of square
   layers ``h_l = f(h_{l-1} W_l)`` on unit Gaussian input, weights
@@ -16,226 +16,37 @@
   a one starts at log 10 but hardly moves.
 
 The first view runs the student's ``forward_activations`` and
-``weight_gradients`` when they work and falls back to the reference
-(imported lazily) while they are stubs, or to its own short implementation
-where the reference is absent (the grading sandbox). The computations are the plain
-functions at the top; the random matrices are drawn once, so a slider only
-rescales them. Small matrix products are run on one BLAS thread: on two cores
-the threads cost more than they save at these sizes.
+``weight_gradients``, with the reference standing in while they are stubs;
+its comparison curves (N(0, 0.01²), N(0, 1), Xavier, Kaiming) come from the
+same functions. The numbers come from
+:mod:`dlcourse.widgets.initialization.compute`; the random matrices are drawn
+once, so a slider only rescales them. Small matrix products are run on one
+BLAS thread: on two cores the threads cost more than they save at these sizes.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from dlcourse.widgets.core import View, WithFallback, one_blas_thread
+from dlcourse.widgets.core import Slider, View, WithFallback, display_clip, one_blas_thread
+from dlcourse.widgets.initialization.compute import (
+    ACTIVATIONS,
+    TrainingRun,
+    activation_rows,
+    deep_stack,
+    histogram_rows,
+    initial_loss,
+    layer_stds,
+    mlp_weights,
+    standardize,
+    train_mlp,
+)
 
-__all__ = [
-    "ActivationStatsView", "InitialLossView", "TrainingRun", "activation_rows", "deep_stack",
-    "histogram_rows", "initial_loss", "mlp_weights", "softmax_cross_entropy", "stack_statistics",
-    "standardize", "train_mlp",
-]
-
-ACTIVATIONS = ("tanh", "relu")
-
-
-
-
-
-def _reference(name: str, local: Callable[..., Any]) -> Callable[..., Any]:
-    """The reference function ``name``, imported only when called; ``local`` where it is absent
-    (the grading sandbox), so a view never fails for want of it."""
-    def call(*args: Any) -> Any:
-        try:
-            from dlcourse.reference import init
-        except ImportError:
-            return local(*args)
-        return getattr(init, name)(*args)
-
-    return call
-
-
-# -- computations: the deep stack ----------------------------------------------------------------
-
-def deep_stack(width: int, depth: int, n_samples: int, seed: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Unit Gaussian inputs x (n_samples, width) and ``depth`` matrices of N(0, 1) entries (width, width).
-
-    A weight matrix of gain g is ``g / sqrt(width) * Z``: scaling the same
-    random directions keeps the picture still while only the scale changes.
-    """
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n_samples, width))
-    return x, [rng.standard_normal((width, width)) for _ in range(depth)]
-
-
-def histogram_rows(arrays: Sequence[np.ndarray], edges: np.ndarray) -> np.ndarray:
-    """Fraction of each array's entries per bin, shape (len(arrays), len(edges) - 1).
-
-    Values beyond the edges are counted in the first or last bin, so a layer
-    that explodes shows as a spike at the border instead of vanishing. Equal
-    bins; one ``bincount`` for all rows.
-    """
-    bins = len(edges) - 1
-    lo, width = edges[0], (edges[-1] - edges[0]) / bins
-    out = np.zeros((len(arrays), bins))
-    if not len(arrays):
-        return out
-    flat = [np.asarray(a, dtype=np.float64).ravel() for a in arrays]
-    with np.errstate(invalid="ignore", over="ignore"):
-        idx = [np.clip(np.nan_to_num((a - lo) / width, nan=0.0, posinf=bins, neginf=-1), 0, bins - 1).astype(np.int64)
-               + row * bins for row, a in enumerate(flat)]
-    counts = np.bincount(np.concatenate(idx), minlength=len(arrays) * bins).reshape(len(arrays), bins)
-    sizes = np.array([max(a.size, 1) for a in flat], dtype=np.float64)
-    return counts / sizes[:, None]
-
-
-def activation_rows(rows: np.ndarray) -> np.ndarray:
-    """Each histogram row scaled so its tallest bin is 1 (a ridge plot's row height)."""
-    peak = rows.max(axis=1, keepdims=True)
-    return rows / np.where(peak > 0, peak, 1.0)
-
-
-def _stds(arrays: Sequence[np.ndarray]) -> np.ndarray:
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.array([float(np.std(a)) for a in arrays])
-
-
-# -- computations: a ReLU MLP on the digits -----------------------------------------------------
-
-def standardize(X_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    """Zero mean, unit variance per feature, from the training set (constant pixels stay 0)."""
-    mean, std = X_train.mean(axis=0), X_train.std(axis=0)
-    std = np.where(std > 1e-8, std, 1.0)
-    return [(a - mean) / std for a in (X_train, *others)]
-
-
-def mlp_weights(sizes: Sequence[int], std: float, seed: int = 0) -> list[np.ndarray]:
-    """Weights N(0, std²) of an MLP with layer sizes (D, H, ..., K): matrices (sizes[i], sizes[i+1])."""
-    rng = np.random.default_rng(seed)
-    return [std * rng.standard_normal((a, b)) for a, b in itertools.pairwise(sizes)]
-
-
-def _forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.ndarray) -> list[np.ndarray]:
-    """ReLU after every layer but the last; returns [X, h_1, ..., scores]."""
-    hs = [X]
-    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
-        s = hs[-1] @ w + b
-        hs.append(np.maximum(s, 0.0) if i < len(weights) - 1 else s)
-    return hs
-
-
-def softmax_cross_entropy(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean cross entropy of softmax(scores) (N, K) for labels y (N,), and dL/dscores."""
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    n = len(y)
-    dscores = np.exp(log_p)
-    dscores[np.arange(n), y] -= 1.0
-    return float(-log_p[np.arange(n), y].mean()), dscores / n
-
-
-def initial_loss(weights: Sequence[np.ndarray], X: np.ndarray, y: np.ndarray) -> float:
-    """Cross entropy of the MLP with these weights (zero biases) on (X, y): the loss before training."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        scores = _forward(weights, [np.zeros(w.shape[1]) for w in weights], X)[-1]
-        return softmax_cross_entropy(scores, y)[0]
-
-
-@dataclass(frozen=True)
-class TrainingRun:
-    """Minibatch losses (steps,), validation accuracy after each epoch (epochs,), steps per epoch."""
-
-    losses: np.ndarray
-    val_accuracy: np.ndarray
-    steps_per_epoch: int
-
-    @property
-    def diverged(self) -> bool:
-        return not np.all(np.isfinite(self.losses))
-
-
-def train_mlp(weights: Sequence[np.ndarray], X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
-              *, learning_rate: float, epochs: int, batch_size: int = 64, seed: int = 0) -> TrainingRun:
-    """Plain minibatch SGD on the softmax cross entropy from the given weights (copied) and zero biases.
-
-    Stops early, filling the rest with NaN, once the loss is no longer finite.
-    """
-    ws = [w.copy() for w in weights]
-    bs = [np.zeros(w.shape[1]) for w in ws]
-    n = len(y)
-    steps = math.ceil(n / batch_size)
-    losses = np.full(epochs * steps, np.nan)
-    acc = np.full(epochs, np.nan)
-    order = np.random.default_rng(seed)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for epoch in range(epochs):
-            perm = order.permutation(n)
-            for k in range(steps):
-                idx = perm[k * batch_size:(k + 1) * batch_size]
-                hs = _forward(ws, bs, X[idx])
-                loss, ds = softmax_cross_entropy(hs[-1], y[idx])
-                losses[epoch * steps + k] = loss
-                if not np.isfinite(loss):
-                    return TrainingRun(losses, acc, steps)
-                for i in range(len(ws) - 1, -1, -1):
-                    dw, db = hs[i].T @ ds, ds.sum(axis=0)
-                    if i > 0:
-                        ds = (ds @ ws[i].T) * (hs[i] > 0)
-                    ws[i] -= learning_rate * dw
-                    bs[i] -= learning_rate * db
-            acc[epoch] = float(np.mean(_forward(ws, bs, X_val)[-1].argmax(axis=1) == y_val))
-    return TrainingRun(losses, acc, steps)
-
-
-def _clip_log(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Values for a log axis: inside [lo, hi], NaN/inf shown at hi (blown up), zeros at lo."""
-    return np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=hi, posinf=hi, neginf=lo), lo, hi)
-
-
-# -- view 1: the activation statistics of a deep stack ---------------------------------------------
-
-def _activation(name: str) -> Callable[[np.ndarray], np.ndarray]:
-    return np.tanh if name == "tanh" else (lambda s: np.maximum(s, 0.0))
-
-
-def _stack_forward(x: np.ndarray, weights: Sequence[np.ndarray], activation: str) -> list[np.ndarray]:
-    """[h_1, ..., h_L] of h_l = f(h_{l-1} W_l): the view's own forward pass."""
-    f, hs = _activation(activation), [x]
-    for w in weights:
-        hs.append(f(hs[-1] @ w))
-    return hs[1:]
-
-
-def _stack_gradients(x: np.ndarray, weights: Sequence[np.ndarray], activation: str, dout: np.ndarray,
-                     hs: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
-    """[dL/dW_1, ..., dL/dW_L] for L = sum(h_L * dout), given the activations hs if known."""
-    hs = [x, *(hs if hs is not None else _stack_forward(x, weights, activation))]
-    grads: list[np.ndarray] = []
-    dh = dout
-    for layer in range(len(weights) - 1, -1, -1):
-        out = hs[layer + 1]
-        ds = dh * (1.0 - out * out if activation == "tanh" else (out > 0))  # through f: dL/ds_l
-        grads.append(hs[layer].T @ ds)
-        dh = ds @ weights[layer].T
-    return grads[::-1]
-
-
-def stack_statistics(x: np.ndarray, weights: Sequence[np.ndarray], activation: str,
-                     dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """std of every h_l and of every dL/dW_l (L = sum(h_L * dout)) of a stack: two arrays (len(weights),).
-
-    The view's own fast version, for its comparison curves; the student's
-    functions draw the curve of the chosen gain.
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        hs = _stack_forward(x, weights, activation)
-        return _stds(hs), _stds(_stack_gradients(x, weights, activation, dout, hs))
+__all__ = ["ActivationStatsView", "InitialLossView"]
 
 
 class ActivationStatsView(View):
@@ -243,9 +54,9 @@ class ActivationStatsView(View):
 
     ``forward_activations(x, weights, activation) -> [h_1, ..., h_L]`` and
     ``weight_gradients(x, weights, activation, dout) -> [dW_1, ..., dW_L]``
-    are the student's, if given; they draw the histograms and the red curves.
-    The grey comparison curves (N(0, 0.01²), N(0, 1), Xavier, Kaiming) are
-    precomputed here.
+    are the student's, if given; they draw the histograms and the red curve of
+    the chosen gain, and the grey comparison curves (N(0, 0.01²), N(0, 1),
+    Xavier, Kaiming) of every depth, computed when the view is built.
     """
 
     # (label, std or None, gain or None, line style); with width n, gain = std * sqrt(n).
@@ -262,28 +73,26 @@ class ActivationStatsView(View):
         self.x, self.Z = deep_stack(width, max_depth, n_samples, seed)
         self.dout = np.random.default_rng(seed + 1).standard_normal((n_samples, width))
         self.edges = np.linspace(-3.0, 3.0, bins + 1)
-        self._forward = WithFallback("forward_activations", forward_activations,
-                                     _reference("forward_activations", _stack_forward))
-        self._backward = WithFallback("weight_gradients", weight_gradients,
-                                      _reference("weight_gradients", _stack_gradients))
+        self._forward = WithFallback("forward_activations", forward_activations, "init.forward_activations")
+        self._backward = WithFallback("weight_gradients", weight_gradients, "init.weight_gradients")
         self.presets = [(label, gain if gain is not None else std * math.sqrt(width), style)
                         for label, std, gain, style in self.PRESETS]
-        # (activation, depth) -> per preset (forward stds, backward stds), for every depth.
-        self._preset_stats: dict[tuple[str, int], list[tuple[np.ndarray, np.ndarray]]] = {}
-        with one_blas_thread():
-            for activation in ACTIVATIONS:
-                for depth in range(2, max_depth + 1):
-                    self._preset_stats[activation, depth] = [
-                        stack_statistics(self.x, self.weights(g, depth), activation, self.dout)
-                        for _, g, _ in self.presets]
         self._fwd_cache: dict[tuple[float, str], tuple[np.ndarray, np.ndarray]] = {}
         self._bwd_cache: dict[tuple[float, str, int], np.ndarray] = {}
         super().__init__({
-            "gain": ("log", 10**-1.5, 10**1.5, 0.05, 1.0, "gain g (std = g/√n)"),
-            "activation": ("int", 0, 1, 1, 0, "activation: 0 tanh, 1 ReLU"),
-            "depth": ("int", 2, max_depth, 1, min(10, max_depth), "layers"),
+            "gain": Slider("log", 10**-1.5, 10**1.5, 0.05, 1.0, "gain g (std = g/√n)"),
+            "activation": Slider("int", 0, 1, 1, 0, "activation: 0 tanh, 1 ReLU"),
+            "depth": Slider("int", 2, max_depth, 1, min(10, max_depth), "layers"),
         }, figsize=(11, 4.0), title=f"{max_depth} layers of {width} units on unit Gaussian input, "
                                     f"weights N(0, (g/√{width})²)")
+        # The comparison curves of every activation and depth, made now so that a slider only redraws.
+        with self.part():
+            for activation in ACTIVATIONS:
+                self.preset_forward(activation, max_depth)
+        with self.part():
+            for activation in ACTIVATIONS:
+                for depth in range(2, max_depth + 1):
+                    self.preset_backward(activation, depth)
         self._build()
         self.update()
 
@@ -297,25 +106,33 @@ class ActivationStatsView(View):
         """(std of h_l for l = 1..max_depth, histogram rows (max_depth, bins)), by the student's function."""
         key = (round(gain, 12), activation)
         if key not in self._fwd_cache:
-            if len(self._fwd_cache) > 256:
+            if len(self._fwd_cache) > 256 + len(self.PRESETS) * len(ACTIVATIONS):
                 self._fwd_cache.clear()
             shape = (self.max_depth, *self.x.shape)
             with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
                 hs = self._forward(self.x, self.weights(gain), activation, shape=shape)
-                self._fwd_cache[key] = (_stds(hs), histogram_rows(hs, self.edges))
+                self._fwd_cache[key] = (layer_stds(hs), histogram_rows(hs, self.edges))
         return self._fwd_cache[key]
 
     def backward_stats(self, gain: float, activation: str, depth: int) -> np.ndarray:
         """std of dL/dW_l for l = 1..depth, L = sum(h_depth * dout), by the student's function."""
         key = (round(gain, 12), activation, depth)
         if key not in self._bwd_cache:
-            if len(self._bwd_cache) > 512:
+            if len(self._bwd_cache) > 512 + len(self.PRESETS) * len(ACTIVATIONS) * self.max_depth:
                 self._bwd_cache.clear()
             shape = (depth, self.width, self.width)
             with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
                 grads = self._backward(self.x, self.weights(gain, depth), activation, self.dout, shape=shape)
-                self._bwd_cache[key] = _stds(grads)
+                self._bwd_cache[key] = layer_stds(grads)
         return self._bwd_cache[key]
+
+    def preset_forward(self, activation: str, depth: int) -> list[np.ndarray]:
+        """Per comparison curve (PRESETS), the std of h_l for l = 1..depth."""
+        return [self.forward_stats(gain, activation)[0][:depth] for _, gain, _ in self.presets]
+
+    def preset_backward(self, activation: str, depth: int) -> list[np.ndarray]:
+        """Per comparison curve (PRESETS), the std of dL/dW_l for l = 1..depth."""
+        return [self.backward_stats(gain, activation, depth) for _, gain, _ in self.presets]
 
     # -- drawing ---------------------------------------------------------------------------------
 
@@ -356,21 +173,23 @@ class ActivationStatsView(View):
         p = self.merge(params)
         gain, depth = float(p["gain"]), int(p["depth"])
         activation = ACTIVATIONS[int(p["activation"])]
-        stds, hist = self.forward_stats(gain, activation)
-        grads = self.backward_stats(gain, activation, depth)
-        heights = activation_rows(hist)
-        L = self.max_depth
-        for layer, ridge in enumerate(self._ridges, start=1):
-            ridge.set_visible(layer <= depth)
-            if layer <= depth:
-                ridge.set_data(L - layer + 0.85 * heights[layer - 1], self.edges, baseline=L - layer)
         layers = np.arange(1, depth + 1)
-        self._fwd_line.set_data(layers, _clip_log(stds[:depth], *self.LIMITS))
-        self._bwd_line.set_data(layers, _clip_log(grads, *self.LIMITS))
-        for (f_stds, b_stds), f_line, b_line in zip(self._preset_stats[activation, depth], self._fwd_presets,
-                                                    self._bwd_presets, strict=True):
-            f_line.set_data(layers, _clip_log(f_stds, *self.LIMITS))
-            b_line.set_data(layers, _clip_log(b_stds, *self.LIMITS))
+        L, ridges_shown = self.max_depth, 0
+        with self.part(self._fwd_line, *self._fwd_presets):
+            stds, hist = self.forward_stats(gain, activation)
+            heights = activation_rows(hist)
+            for layer, ridge in enumerate(self._ridges[:depth], start=1):
+                ridge.set_data(L - layer + 0.85 * heights[layer - 1], self.edges, baseline=L - layer)
+            ridges_shown = depth
+            self._fwd_line.set_data(layers, display_clip(stds[:depth], *self.LIMITS))
+            for f_stds, f_line in zip(self.preset_forward(activation, depth), self._fwd_presets, strict=True):
+                f_line.set_data(layers, display_clip(f_stds, *self.LIMITS))
+        for layer, ridge in enumerate(self._ridges, start=1):
+            ridge.set_visible(layer <= ridges_shown)
+        with self.part(self._bwd_line, *self._bwd_presets):
+            self._bwd_line.set_data(layers, display_clip(self.backward_stats(gain, activation, depth), *self.LIMITS))
+            for b_stds, b_line in zip(self.preset_backward(activation, depth), self._bwd_presets, strict=True):
+                b_line.set_data(layers, display_clip(b_stds, *self.LIMITS))
         self._text.set_text(f"{activation}, std {gain / math.sqrt(self.width):.3g}")
         self.show_fallbacks(self._forward, self._backward)
 
@@ -400,8 +219,8 @@ class InitialLossView(View):
         self._curves: dict[int, np.ndarray] = {}
         self._directions: dict[int, list[np.ndarray]] = {}
         super().__init__({
-            "std": ("log", 1e-4, 10**0.5, 0.25, 1.0, "weight std"),
-            "hidden_layers": ("int", 1, max_hidden_layers, 1, 2, "hidden layers"),
+            "std": Slider("log", 1e-4, 10**0.5, 0.25, 1.0, "weight std"),
+            "hidden_layers": Slider("int", 1, max_hidden_layers, 1, 2, "hidden layers"),
         }, figsize=(11, 3.6), title=f"A ReLU MLP on the digits ({hidden_width} units per hidden layer), "
                                     "weights N(0, std²)")
         self._build()
@@ -469,13 +288,13 @@ class InitialLossView(View):
         p = self.merge(params)
         std, hidden = float(p["std"]), int(p["hidden_layers"])
         curve = self.loss_curve(hidden)
-        self._curve.set_ydata(_clip_log(curve, *self._loss_lim))
+        self._curve.set_ydata(display_clip(curve, *self._loss_lim))
         with one_blas_thread():
             start = initial_loss([std * w for w in self.directions(hidden)], self.X, self.y)
-        self._marker.set_data([std], _clip_log(np.array([start]), *self._loss_lim))
+        self._marker.set_data([std], display_clip(np.array([start]), *self._loss_lim))
         run = self.run(std, hidden)
         steps = np.arange(len(run.losses)) / run.steps_per_epoch
-        self._train_line.set_data(steps, _clip_log(run.losses, 1e-2, 1e6))
+        self._train_line.set_data(steps, display_clip(run.losses, 1e-2, 1e6))
         self._acc_line.set_data(np.arange(1, self.epochs + 1), np.nan_to_num(run.val_accuracy, nan=0.0))
         self._train_line.set_color("tab:red" if run.diverged else "tab:blue")
         self._text.set_text("diverged (NaN)" if run.diverged else f"start {start:.4g}")

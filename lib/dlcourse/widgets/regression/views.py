@@ -1,4 +1,4 @@
-"""Slider views of notebook 01_regression (I2DL lecture 2, "Machine Learning Basics").
+"""The slider views of notebook 01_regression (I2DL lecture 2, "Machine Learning Basics"): drawing only.
 
 * :class:`GradientDescentView`: gradient descent on the MSE of a line fit, on
   its loss surface J(θ0, θ1), in data space, and as a loss curve: what the
@@ -7,116 +7,33 @@
   degree grows (Bishop's curve-fitting example), training against validation
   error, optionally with a ridge penalty.
 
-Both run the student's own functions when given and fall back to the
-reference (saying so in the title) while those are stubs. The computations
-are the plain functions at the top, which tests call directly. The reference
-is imported inside functions, so this module imports where it is absent
-(the grading sandbox).
+Both run the student's own functions when given, with the reference standing
+in while those are stubs (:class:`~dlcourse.widgets.fallback.WithFallback`);
+the numbers come from :mod:`dlcourse.widgets.regression.compute`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from dlcourse.widgets.core import View, WithFallback
+from dlcourse.widgets.core import Slider, View, WithFallback, display_clip
+from dlcourse.widgets.regression.compute import (
+    evaluate_polynomial,
+    fit_polynomial,
+    learning_rate_top,
+    least_squares,
+    loss_surface,
+    parameter_window,
+    path_losses,
+    polynomial_errors,
+    stability_limit,
+    unit_scale,
+)
 
-__all__ = [
-    "GradientDescentView", "PolynomialDegreeView", "display_clip", "fit_polynomial",
-    "least_squares", "loss_surface", "path_losses", "polynomial_errors", "stability_limit",
-    "unit_scale",
-]
+__all__ = ["GradientDescentView", "PolynomialDegreeView"]
 
-
-def _ref() -> Any:
-    from dlcourse.reference import regression
-
-    return regression
-
-
-# -- computations ------------------------------------------------------------------
-
-def loss_surface(X: np.ndarray, y: np.ndarray, t0_grid: np.ndarray,
-                 t1_grid: np.ndarray) -> np.ndarray:
-    """J(θ) = 1/n ||X θ - y||² on a grid, shape (len(t1_grid), len(t0_grid)) as contour wants.
-
-    Z[i, j] = J((t0_grid[j], t1_grid[i])). Expanded as θᵀAθ - 2bᵀθ + c with
-    A = XᵀX/n, b = Xᵀy/n, c = yᵀy/n, so the cost does not grow with n.
-    """
-    n = X.shape[0]
-    A, b, c = X.T @ X / n, X.T @ y / n, y @ y / n
-    T0, T1 = np.meshgrid(t0_grid, t1_grid)  # each (len(t1), len(t0))
-    Z = A[0, 0] * T0**2 + 2 * A[0, 1] * T0 * T1 + A[1, 1] * T1**2 - 2 * (b[0] * T0 + b[1] * T1) + c
-    return np.maximum(Z, 0.0)  # rounding can dip a hair below 0 at an exact fit
-
-
-def path_losses(X: np.ndarray, y: np.ndarray, path: np.ndarray,
-                mse: Callable[[np.ndarray, np.ndarray], float] | None = None) -> np.ndarray:
-    """The loss at every row of a descent path (K, d+1): shape (K,), inf/nan where it blew up."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        if mse is None:  # all rows at once
-            return np.mean((path @ X.T - y) ** 2, axis=1)
-        return np.array([float(mse(X @ theta, y)) for theta in path])
-
-
-def stability_limit(X: np.ndarray) -> float:
-    """The largest stable learning rate of gradient descent on the MSE: 2/λ_max.
-
-    The Hessian of J is H = 2/n XᵀX; along its top eigenvector each step
-    multiplies the error by (1 - α λ_max), which grows when α > 2/λ_max.
-    """
-    return float(2.0 / np.linalg.eigvalsh(2.0 / X.shape[0] * X.T @ X)[-1])
-
-
-def display_clip(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Values put into [lo, hi] for plotting, inf and nan shown at ``hi`` (diverged)."""
-    return np.clip(np.nan_to_num(values, nan=hi, posinf=hi, neginf=lo), lo, hi)
-
-
-def least_squares(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """argmin_θ ||X θ - y||² by an SVD (stable where XᵀX is nearly singular)."""
-    return np.linalg.lstsq(X, y, rcond=None)[0]
-
-
-def unit_scale(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Map [lo, hi] onto [-1, 1]: powers up to x^15 then stay between -1 and 1."""
-    return 2.0 * (np.asarray(x, dtype=np.float64) - lo) / (hi - lo) - 1.0
-
-
-def fit_polynomial(x: np.ndarray, y: np.ndarray, degree: int, ridge: float = 0.0,
-                   solve: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
-                   ) -> np.ndarray:
-    """θ (degree+1,) minimising 1/n ||Φθ - y||² + ridge ||θ[1:]||², Φ = polynomial_features(x).
-
-    Ridge as least squares on augmented data (rows √(n·ridge)·e_k with target
-    0, the bias unpenalised), so any least-squares ``solve(X, y)``, such as a
-    student's normal_equations, fits it.
-    """
-    Phi = _ref().polynomial_features(x, degree)
-    if ridge > 0:
-        n = x.shape[0]
-        penalty = np.sqrt(n * ridge) * np.eye(degree + 1)[1:]
-        Phi, y = np.vstack([Phi, penalty]), np.concatenate([y, np.zeros(degree)])
-    return (solve or least_squares)(Phi, y)
-
-
-def polynomial_errors(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
-                      y_val: np.ndarray, max_degree: int, ridge: float = 0.0,
-                      solve: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Training and validation MSE for degrees 0..max_degree: two arrays (max_degree+1,)."""
-    ref = _ref()
-    train, val = np.empty(max_degree + 1), np.empty(max_degree + 1)
-    for d in range(max_degree + 1):
-        theta = fit_polynomial(x_train, y_train, d, ridge, solve)
-        train[d] = ref.mse(ref.polynomial_features(x_train, d) @ theta, y_train)
-        val[d] = ref.mse(ref.polynomial_features(x_val, d) @ theta, y_val)
-    return train, val
-
-
-# -- views ---------------------------------------------------------------------------
 
 class GradientDescentView(View):
     """Gradient descent on a line fit: loss surface with the path, the fitted line, the loss.
@@ -134,23 +51,17 @@ class GradientDescentView(View):
         self.X, self.y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
         if self.X.ndim != 2 or self.X.shape[1] != 2 or self.y.shape != (self.X.shape[0],):
             raise ValueError(f"need X (n, 2) = [1, x] and y (n,), got {self.X.shape}, {self.y.shape}")
-        ref = _ref()
-        self._gd = WithFallback("gradient_descent", gradient_descent, ref.gradient_descent)
-        self._mse = WithFallback("mse", mse, ref.mse)
+        self._gd = WithFallback("gradient_descent", gradient_descent, "regression.gradient_descent")
+        self._mse = WithFallback("mse", mse, "regression.mse")
         self.theta_star = least_squares(self.X, self.y)
         self.critical_rate = stability_limit(self.X)
-        # A grid holding both the optimum and the origin (the usual start), with margin.
-        pad = 0.6 * max(1.0, *np.abs(self.theta_star))
-        lo, hi = np.minimum(self.theta_star, 0) - pad, np.maximum(self.theta_star, 0) + pad
-        # The learning-rate slider spans 3.5 decades, up to a little beyond the stability
-        # limit, so divergence is one drag away whatever the data's scale.
-        top = 10 ** (np.ceil(2 * np.log10(3 * self.critical_rate)) / 2)
+        lo, hi = parameter_window(self.theta_star)
+        top = learning_rate_top(self.critical_rate)
         super().__init__({
-            "learning_rate": ("log", top * 10**-3.5, top, 0.05, min(0.1, top / 10),
-                              "learning rate α"),
-            "num_iters": ("int", 1, self.MAX_ITERS, 1, 50, "steps"),
-            "theta0": ("float", lo[0], hi[0], (hi[0] - lo[0]) / 100, 0.0, "start θ0"),
-            "theta1": ("float", lo[1], hi[1], (hi[1] - lo[1]) / 100, 0.0, "start θ1"),
+            "learning_rate": Slider("log", top * 10**-3.5, top, 0.05, min(0.1, top / 10), "learning rate α"),
+            "num_iters": Slider("int", 1, self.MAX_ITERS, 1, 50, "steps"),
+            "theta0": Slider("float", lo[0], hi[0], (hi[0] - lo[0]) / 100, 0.0, "start θ0"),
+            "theta1": Slider("float", lo[1], hi[1], (hi[1] - lo[1]) / 100, 0.0, "start θ1"),
         }, figsize=(10, 3.4), title="Gradient descent on the mean squared error")
         self._build(lo, hi)
         self.update()
@@ -203,27 +114,27 @@ class GradientDescentView(View):
         p = self.merge(params)
         lr, k = p["learning_rate"], int(p["num_iters"])
         start = np.array([p["theta0"], p["theta1"]])
-        # A diverging run overflows to inf/nan: that is the lesson, not a warning.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            path = self._gd(self.X, self.y, lr, k, start, shape=(k + 1, 2))
-            losses = path_losses(self.X, self.y, path,
-                                 lambda y_hat, y: self._mse(y_hat, y, shape=()))
-            shown = np.clip(path, *self._box)
-            end = shown[-1]
-            self.fit_line.set_ydata(np.clip(end[0] + end[1] * self._x_ends, -1e6, 1e6))
-        self.path_line.set_data(shown[:, 0], shown[:, 1])
-        self.end_marker.set_data(shown[-1:, 0], shown[-1:, 1])
-        self.loss_line.set_data(np.arange(k + 1), display_clip(losses, *self._loss_lim))
-        diverged = not np.isfinite(losses[-1]) or losses[-1] > losses[0]
-        if diverged:
-            message = f"diverged: α > 2/λ_max = {self.critical_rate:.3g}"
-        elif lr > self.critical_rate:
-            message = f"unstable: α > 2/λ_max = {self.critical_rate:.3g}"
-        else:
-            message = f"J = {losses[-1]:.4g} (best {self.loss_min:.4g})"
-        self.loss_text.set_text(message)
-        self.loss_text.set_color("tab:red" if diverged or lr > self.critical_rate else "k")
-        self.loss_line.set_color("tab:red" if diverged else "tab:blue")
+        with self.part(self.path_line, self.end_marker, self.fit_line, self.loss_line, self.loss_text):
+            # A diverging run overflows to inf/nan: that is the lesson, not a warning.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                path = self._gd(self.X, self.y, lr, k, start, shape=(k + 1, 2))
+                losses = path_losses(self.X, self.y, path, lambda y_hat, y: self._mse(y_hat, y, shape=()))
+                shown = np.clip(path, *self._box)
+                end = shown[-1]
+                self.fit_line.set_ydata(np.clip(end[0] + end[1] * self._x_ends, -1e6, 1e6))
+            self.path_line.set_data(shown[:, 0], shown[:, 1])
+            self.end_marker.set_data(shown[-1:, 0], shown[-1:, 1])
+            self.loss_line.set_data(np.arange(k + 1), display_clip(losses, *self._loss_lim))
+            diverged = not np.isfinite(losses[-1]) or losses[-1] > losses[0]
+            if diverged:
+                message = f"diverged: α > 2/λ_max = {self.critical_rate:.3g}"
+            elif lr > self.critical_rate:
+                message = f"unstable: α > 2/λ_max = {self.critical_rate:.3g}"
+            else:
+                message = f"J = {losses[-1]:.4g} (best {self.loss_min:.4g})"
+            self.loss_text.set_text(message)
+            self.loss_text.set_color("tab:red" if diverged or lr > self.critical_rate else "k")
+            self.loss_line.set_color("tab:red" if diverged else "tab:blue")
         self.show_fallbacks(self._gd, self._mse)
 
 
@@ -244,11 +155,11 @@ class PolynomialDegreeView(View):
         if not self._scale[1] > self._scale[0]:
             raise ValueError("the inputs x must not all be equal")
         self.max_degree = max_degree
-        self._fit = WithFallback("normal_equations", fit, least_squares)
+        self._fit = WithFallback("normal_equations", fit, "regression.normal_equations")
         super().__init__({
-            "degree": ("int", 0, max_degree, 1, 3, "degree"),
+            "degree": Slider("int", 0, max_degree, 1, 3, "degree"),
             # 1e-8 is "no penalty" that still keeps degree 15 well posed for a plain solve.
-            "ridge": ("log", 1e-8, 1.0, 0.25, 1e-8, "ridge λ"),
+            "ridge": Slider("log", 1e-8, 1.0, 0.25, 1e-8, "ridge λ"),
         }, figsize=(9, 3.4), title="Polynomial least squares: under- and overfitting")
         self._errors_cache: dict[float, tuple[np.ndarray, np.ndarray]] = {}
         self._build()
@@ -267,6 +178,17 @@ class PolynomialDegreeView(View):
                 s_train, self.y_train, s_val, self.y_val, self.max_degree, ridge, self._solve)
         return self._errors_cache[ridge]
 
+    def _error_limits(self) -> tuple[float, float]:
+        """Fixed log limits of the error axis, covering both ends of the ridge slider."""
+        spec = self.sliders["ridge"]
+        values = None
+        with self.part():  # without normal_equations, limits from the data's spread instead
+            values = np.concatenate([*self.errors(spec.min), *self.errors(spec.max)])
+        if values is None:
+            values = np.array([np.var(self.y_train), np.var(self.y_val)])
+        top = 2 * values.max()
+        return max(0.5 * values.min(), 1e-6 * top), top
+
     def _build(self) -> None:
         ax_fit, ax_err = self.fig.subplots(1, 2)
         lo, hi = self._scale
@@ -280,11 +202,7 @@ class PolynomialDegreeView(View):
         self._y_lim = (y_all.min() - margin, y_all.max() + margin)
         ax_fit.set(ylim=self._y_lim, xlabel="x", ylabel="y", title="fit")
 
-        # Fixed log limits covering both ends of the ridge slider.
-        spec = self.sliders["ridge"]
-        values = np.concatenate([*self.errors(spec[1]), *self.errors(spec[2])])
-        top = 2 * values.max()
-        self._err_lim = (max(0.5 * values.min(), 1e-6 * top), top)
+        self._err_lim = self._error_limits()
         degrees = np.arange(self.max_degree + 1)
         (self.train_line,) = ax_err.plot(degrees, degrees * 0.0 + 1, ".-", color="tab:blue")
         (self.val_line,) = ax_err.plot(degrees, degrees * 0.0 + 1, ".-", color="tab:orange")
@@ -307,18 +225,19 @@ class PolynomialDegreeView(View):
     def update(self, **params: float) -> None:
         p = self.merge(params)
         d, ridge = int(p["degree"]), float(p["ridge"])
-        train, val = self.errors(ridge)
-        theta = fit_polynomial(unit_scale(self.x_train, *self._scale), self.y_train, d, ridge,
-                               self._solve)
-        curve = _ref().polynomial_features(self._phi_x, d) @ theta
-        span = self._y_lim[1] - self._y_lim[0]
-        self.curve.set_ydata(np.clip(curve, self._y_lim[0] - 10 * span, self._y_lim[1] + 10 * span))
-        self.train_line.set_ydata(display_clip(train, *self._err_lim))
-        self.val_line.set_ydata(display_clip(val, *self._err_lim))
-        self.degree_line.set_xdata([d, d])
-        self.degree_marker.set_data([d, d], display_clip(np.array([train[d], val[d]]),
-                                                         *self._err_lim))
-        # One short line: every glyph is rendered again on each update.
-        self.error_text.set_text(f"training {train[d]:.3g}, validation {val[d]:.3g}")
+        with self.part(self.curve, self.train_line, self.val_line, self.degree_line, self.degree_marker,
+                       self.error_text):
+            train, val = self.errors(ridge)
+            theta = fit_polynomial(unit_scale(self.x_train, *self._scale), self.y_train, d, ridge,
+                                   self._solve)
+            curve = evaluate_polynomial(self._phi_x, theta)
+            span = self._y_lim[1] - self._y_lim[0]
+            self.curve.set_ydata(np.clip(curve, self._y_lim[0] - 10 * span, self._y_lim[1] + 10 * span))
+            self.train_line.set_ydata(display_clip(train, *self._err_lim))
+            self.val_line.set_ydata(display_clip(val, *self._err_lim))
+            self.degree_line.set_xdata([d, d])
+            self.degree_marker.set_data([d, d], display_clip(np.array([train[d], val[d]]),
+                                                             *self._err_lim))
+            # One short line: every glyph is rendered again on each update.
+            self.error_text.set_text(f"training {train[d]:.3g}, validation {val[d]:.3g}")
         self.show_fallbacks(self._fit)
-

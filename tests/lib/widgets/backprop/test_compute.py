@@ -1,5 +1,6 @@
-"""Tests of dlcourse.widgets.backprop, the slider views of notebook 02: their computations
-(checked against PyTorch autograd), the fallbacks to the reference, in-place updates, headless."""
+"""Tests of dlcourse.widgets.backprop.compute, the computations of notebook 02's views: the deep network's
+pass (checked against PyTorch autograd) with the student's layer functions or the reference, and the two-layer
+network's training."""
 
 from __future__ import annotations
 
@@ -9,22 +10,23 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+import dlcourse.lazy_reference
+from dlcourse.lazy_reference import ReferenceUnavailable
 from dlcourse.reference import layers, mlp
-from dlcourse.widgets import ALL_VIEWS
-from dlcourse.widgets import backprop as bp
-from dlcourse.widgets.backprop import (
+from dlcourse.widgets.backprop import compute as bp
+from dlcourse.widgets.backprop.compute import (
     ACTIVATIONS,
-    GradientFlowView,
     LayerFunctions,
-    TwoLayerTrainingView,
     class_probabilities,
     decision_boundary,
     gradient_flow,
     init_two_layer,
+    packed_two_layer_loss,
     train_two_layer,
+    unpack,
 )
+from dlcourse.widgets.fallback import FunctionMissing
 
 pytestmark = pytest.mark.notebook("02_backprop")
 
@@ -45,6 +47,10 @@ def stub(*args: object) -> object:
 def batch() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     return rng.standard_normal((40, 12)), rng.integers(0, 4, 40)
+
+
+def absent(name: str) -> None:
+    raise ReferenceUnavailable(f"dlcourse.reference.{name} is not available here")
 
 
 @pytest.fixture(scope="module")
@@ -197,94 +203,28 @@ def test_decision_boundary_of_a_linear_rule():
     assert x.size == y.size == 0  # class 0 everywhere: no boundary
 
 
-# -- views ------------------------------------------------------------------------------------
-
-def test_views_are_registered_and_start_headless_on_agg():
-    names = {(e.notebook, e.name) for e in ALL_VIEWS}
-    assert {("02_backprop", "GradientFlowView"), ("02_backprop", "TwoLayerTrainingView")} <= names
-    for entry in ALL_VIEWS:
-        if entry.notebook == "02_backprop":
-            assert type(entry.build().fig.canvas) is FigureCanvasAgg
-
-
-def test_gradient_flow_view_updates_in_place(batch):
-    view = GradientFlowView(*batch)
-    view.fig.canvas.draw()
-    axes, line = list(view.fig.axes), view.grad_line
-    view.update(depth=15, activation=0, gain=1.0)
-    view.draw()
-    assert view.fig.axes == axes and view.grad_line is line and len(line.get_xdata()) == 15
-    assert view.text.get_text().startswith("sigmoid: first/last")
-    view.update(activation=2)
-    assert view.params["depth"] == 15 and len(view.slope_line.get_xdata()) == 14
-    assert "reference" not in view.title.get_text()
+def test_layer_functions_without_the_reference_run_the_students_or_ask_for_them(batch, monkeypatch):
+    X, y = batch
+    expected = gradient_flow(X, y, weights(4, 1.0), "leaky ReLU")
+    monkeypatch.setattr(dlcourse.lazy_reference, "module", absent)
+    student = LayerFunctions(**REFERENCE_FUNCTIONS)
+    np.testing.assert_allclose(gradient_flow(X, y, weights(4, 1.0), "leaky ReLU", student)["grad_norm"],
+                               expected["grad_norm"], rtol=1e-12)
+    missing = LayerFunctions(**{**REFERENCE_FUNCTIONS, "leaky_relu_backward": stub})
+    with pytest.raises(FunctionMissing, match="implement `leaky_relu_backward` first"):
+        gradient_flow(X, y, weights(4, 1.0), "leaky ReLU", missing)
 
 
-def test_gradient_flow_view_falls_back_and_uses_student_functions(batch):
-    view = GradientFlowView(*batch, sigmoid_backward=stub)
-    assert "(using the reference: your sigmoid_backward is not done yet)" in view.title.get_text()
-    calls = []
-    spy = GradientFlowView(*batch, sigmoid_backward=lambda d, c: calls.append(1) or layers.sigmoid_backward(d, c))
-    assert calls and "reference" not in spy.title.get_text()
-    np.testing.assert_allclose(spy.grad_line.get_ydata(), view.grad_line.get_ydata())
-
-
-def test_exploding_gradients_warn_nothing(batch):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        view = GradientFlowView(*batch)
-        view.update(depth=20, activation=2, gain=10.0)
-        view.fig.canvas.draw()
-    shown = view.grad_line.get_ydata()
-    assert np.all(np.isfinite(shown)) and shown.max() <= view.GRAD_LIM[1]
-
-
-def test_training_view_uses_the_student_loss_and_caches_runs(moons):
-    calls = []
-
-    def student(params, X, y):
-        calls.append(1)
-        X += 1.0  # a careless student writes into X: the view's data must not change
-        return mlp.mlp_loss(params, X - 1.0, y)
-
+def test_packed_two_layer_loss_round_trips(moons):
     X, y = moons
-    view = TwoLayerTrainingView(X.copy(), y, two_layer_loss=student)
-    assert len(calls) == view.MAX_STEPS and "reference" not in view.title.get_text()
-    np.testing.assert_array_equal(view.X, X)
-    view.update(steps=10)  # only picks another snapshot
-    assert len(calls) == view.MAX_STEPS
-    view.update(width=4)
-    assert len(calls) == 2 * view.MAX_STEPS and len(view.loss_line.get_xdata()) == view.MAX_STEPS
-
-
-def test_training_view_falls_back_to_the_reference(moons):
-    view = TwoLayerTrainingView(*moons, two_layer_loss=stub)
-    assert "(using the reference: your two_layer_loss is not done yet)" in view.title.get_text()
-    reference = TwoLayerTrainingView(*moons)
-    np.testing.assert_allclose(view.loss_line.get_ydata(), reference.loss_line.get_ydata())
-    assert view.acc_text.get_text().startswith("training accuracy")
-
-
-def test_training_view_learns_the_moons_and_shows_divergence(moons):
-    view = TwoLayerTrainingView(*moons)
-    view.update(width=32, learning_rate=3.0, steps=view.MAX_STEPS)
-    assert view.acc_text.get_text() in {f"training accuracy {p}%" for p in range(95, 101)}
-    assert len(view.boundary.get_xdata()) > 10
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        view.update(learning_rate=30.0)
-        view.fig.canvas.draw()
-    assert np.all(np.isfinite(view.loss_line.get_ydata()))
-
-
-def test_views_run_without_the_reference_when_the_student_functions_work(batch, moons, monkeypatch):
-    def absent():
-        raise ImportError("dlcourse.reference is absent when grading")
-
-    monkeypatch.setattr(bp, "_layers", absent)
-    monkeypatch.setattr(bp, "_mlp", absent)
-    flow = GradientFlowView(*batch, **REFERENCE_FUNCTIONS)
-    flow.update(activation=1)
-    assert "reference" not in flow.title.get_text()
-    training = TwoLayerTrainingView(*moons, two_layer_loss=mlp.mlp_loss)
-    assert training.acc_text.get_text().startswith("training accuracy")
+    params = init_two_layer(5, 2, np.random.default_rng(1))
+    loss, grads = mlp.mlp_loss(params, X, y)
+    flat = packed_two_layer_loss(mlp.mlp_loss)(params["W1"], params["b1"], params["W2"], params["b2"], X, y)
+    shapes = [(), *(params[k].shape for k in ("W1", "b1", "W2", "b2"))]
+    value, *unpacked = unpack(flat, shapes)
+    assert float(value) == loss
+    for k, g in zip(("W1", "b1", "W2", "b2"), unpacked, strict=True):
+        np.testing.assert_array_equal(g, grads[k])
+    with pytest.raises(ValueError, match="output 1 has shape"):
+        packed_two_layer_loss(lambda p, X, y: (0.0, {**grads, "W1": grads["W1"].T}))(
+            params["W1"], params["b1"], params["W2"], params["b2"], X, y)

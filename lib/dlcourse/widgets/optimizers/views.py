@@ -1,4 +1,5 @@
-"""Slider views of notebook 03_optimizers (I2DL lectures 5 and 6, "Scaling Optimization", "Training NNs I").
+"""The slider views of notebook 03_optimizers (I2DL lectures 5 and 6, "Scaling Optimization", "Training NNs I"):
+drawing only.
 
 * :class:`OptimizerPathsView`: every update rule of the notebook racing on a
   2-D loss surface (an ill-conditioned ravine, Rosenbrock's banana, a saddle),
@@ -8,225 +9,35 @@
   estimate, and what that noise does to the loss curve.
 
 Both run the student's own update rules (``update(w, dw, config) -> (w,
-config)``) when given and fall back to the reference, saying so in the
-title, while those are stubs. The computations are the plain functions at the
-top, which tests call directly; the reference is imported inside functions,
-so this module imports where it is absent (the grading sandbox).
+config)``) when given, with the reference standing in while those are stubs;
+the numbers come from :mod:`dlcourse.widgets.optimizers.compute`.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from dlcourse.widgets.core import View, WithFallback
-
-__all__ = [
-    "OPTIMIZERS", "SURFACES", "BatchNoiseView", "OptimizerPathsView", "Surface", "gradient_noise",
-    "minibatch_run", "per_sample_gradients", "softmax_regression_loss", "surface_losses", "trajectory",
-]
-
-Update = Callable[..., tuple[np.ndarray, dict[str, Any]]]
-
-
-def _ref() -> Any:
-    from dlcourse.reference import optim
-
-    return optim
-
-
-# -- 2-D loss surfaces ----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Surface:
-    """A 2-D loss f(w) with its gradient and Hessian, a start point and a window to draw it in."""
-
-    name: str
-    f: Callable[[np.ndarray, np.ndarray], np.ndarray]  # f(x, y), elementwise on arrays
-    grad: Callable[[np.ndarray], np.ndarray]  # (2,) -> (2,)
-    hessian: Callable[[np.ndarray], np.ndarray]  # (2,) -> (2, 2)
-    start: tuple[float, float]
-    xlim: tuple[float, float]
-    ylim: tuple[float, float]
-    f_min: float  # the smallest value: losses are drawn as f - f_min
-    minima: tuple[tuple[float, float], ...]
-    note: str  # what to look for, one line
-
-
-# Ravine: f = (a x² + b y²) / 2 with curvatures a = 0.1 and b = 4 (condition number 40).
-# Plain gradient descent needs α < 2/b to stay stable and then crawls along x at a rate α a.
-_A, _B = 0.1, 4.0
-RAVINE = Surface(
-    "ravine",
-    lambda x, y: 0.5 * (_A * x**2 + _B * y**2),
-    lambda w: np.array([_A * w[0], _B * w[1]]),
-    lambda w: np.diag([_A, _B]),
-    start=(-9.0, 1.5), xlim=(-10.0, 2.0), ylim=(-3.0, 3.0), f_min=0.0, minima=((0.0, 0.0),),
-    note="curvatures 0.1 and 4: SGD is stable only for α < 0.5",
+from dlcourse.lazy_reference import reference
+from dlcourse.widgets.core import Slider, View, WithFallback
+from dlcourse.widgets.optimizers.compute import (
+    OPTIMIZERS,
+    SURFACES,
+    Surface,
+    Update,
+    gradient_cloud,
+    minibatch_losses,
+    surface_losses,
+    trajectory,
 )
 
-# Rosenbrock's banana, f = (1 - x)² + 100 (y - x²)²: a curved valley, minimum at (1, 1).
-ROSENBROCK = Surface(
-    "Rosenbrock",
-    lambda x, y: (1 - x) ** 2 + 100 * (y - x**2) ** 2,
-    lambda w: np.array([-2 * (1 - w[0]) - 400 * w[0] * (w[1] - w[0] ** 2), 200 * (w[1] - w[0] ** 2)]),
-    lambda w: np.array([[2 - 400 * (w[1] - 3 * w[0] ** 2), -400 * w[0]], [-400 * w[0], 200.0]]),
-    start=(-1.2, 1.0), xlim=(-2.0, 2.0), ylim=(-1.0, 3.0), f_min=0.0, minima=((1.0, 1.0),),
-    note="a curved valley to (1, 1): SGD needs α ≲ 1e-3",
-)
+__all__ = ["BatchNoiseView", "OptimizerPathsView"]
 
-# A saddle at the origin, f = x²/2 + y⁴/4 - y²/2, with minima at (0, ±1) (f = -1/4).
-# Started a hair off the ridge: the gradient along y is tiny until y has grown.
-SADDLE = Surface(
-    "saddle",
-    lambda x, y: 0.5 * x**2 + 0.25 * y**4 - 0.5 * y**2,
-    lambda w: np.array([w[0], w[1] ** 3 - w[1]]),
-    lambda w: np.array([[1.0, 0.0], [0.0, 3 * w[1] ** 2 - 1]]),
-    start=(-2.5, 1e-3), xlim=(-3.0, 3.0), ylim=(-2.0, 2.0), f_min=-0.25, minima=((0.0, 1.0), (0.0, -1.0)),
-    note="a saddle at (0, 0), minima at (0, ±1); start 0.001 off the ridge",
-)
-
-SURFACES: tuple[Surface, ...] = (RAVINE, ROSENBROCK, SADDLE)
-
-# Display name -> (reference rule, which sliders it reads, fixed hyperparameters).
-OPTIMIZERS: dict[str, tuple[str, tuple[str, ...], dict[str, float]]] = {
-    "SGD": ("sgd", ("learning_rate",), {}),
-    "momentum": ("sgd_momentum", ("learning_rate", "momentum"), {}),
-    "Nesterov": ("nesterov", ("learning_rate", "momentum"), {}),
-    "Adagrad": ("adagrad", ("adaptive_lr",), {}),
-    "RMSProp": ("rmsprop", ("adaptive_lr",), {"decay_rate": 0.9}),  # the lecture's "often 0.9"
-    "Adam": ("adam", ("adaptive_lr",), {}),
-}
 _COLORS = ("tab:gray", "tab:blue", "tab:cyan", "tab:olive", "tab:orange", "tab:red")
-
-
-def trajectory(update: Update, surface: Surface, steps: int, config: dict[str, Any] | None,
-               limit: float = 1e4) -> np.ndarray:
-    """Run ``update`` from ``surface.start`` for ``steps`` steps, carrying ``config``.
-
-    Returns the path, shape (steps + 1, 2): row 0 is the start. Once a step
-    leaves the box ``|w| < limit`` (or is not finite) the run has diverged: the
-    rows after it are NaN, so a line plot simply ends there.
-    """
-    path = np.full((steps + 1, 2), np.nan)
-    w = np.array(surface.start, dtype=np.float64)
-    config = dict(config) if config is not None else None  # the caller's dict stays as it was
-    path[0] = w
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for k in range(1, steps + 1):
-            w, config = update(w, surface.grad(w), config)
-            w = np.array(w, dtype=np.float64)  # a copy: a rule may update w in place
-            if w.shape != (2,):
-                raise ValueError(f"the update returned shape {w.shape}, not (2,)")
-            if not np.all(np.abs(w) < limit):
-                break
-            path[k] = w
-    return path
-
-
-def surface_losses(surface: Surface, path: np.ndarray) -> np.ndarray:
-    """f(w) - f_min along a path (K, 2): shape (K,), NaN where the path is NaN."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return surface.f(path[:, 0], path[:, 1]) - surface.f_min
-
-
-# -- softmax regression on real data ---------------------------------------------------------
-
-def softmax_regression_loss(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy of a linear softmax classifier, and its gradient.
-
-    Inputs:
-    - W: weights, shape (D, C)
-    - X: inputs, shape (N, D) (a column of ones gives the bias)
-    - y: labels in 0..C-1, shape (N,)
-
-    Returns: (loss, dW) with dW of shape (D, C).
-    """
-    n = X.shape[0]
-    # Scores laid out (C, N) in memory, so the row max below reduces contiguous rows: 10x faster.
-    S = (W.T @ X.T).T  # (N, C)
-    S = S - S.max(axis=1, keepdims=True)
-    E = np.exp(S)
-    Z = E.sum(axis=1, keepdims=True)
-    rows = np.arange(n)
-    loss = float(np.mean(np.log(Z[:, 0])) - np.mean(S[rows, y]))
-    P = E / Z
-    P[rows, y] -= 1.0
-    return loss, X.T @ P / n
-
-
-def per_sample_gradients(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The gradient of every sample's own loss, flattened: shape (N, D*C); their mean is dW."""
-    S = X @ W
-    S = S - S.max(axis=1, keepdims=True)
-    P = np.exp(S)
-    P /= P.sum(axis=1, keepdims=True)
-    P[np.arange(X.shape[0]), y] -= 1.0
-    return (X[:, :, None] * P[:, None, :]).reshape(X.shape[0], -1)  # x_i (p_i - e_{y_i})ᵀ
-
-
-def gradient_noise(per_sample: np.ndarray, batch_sizes: np.ndarray) -> np.ndarray:
-    """Root-mean-square error of a mini-batch gradient, relative to the full gradient's norm.
-
-    A batch of m samples drawn without replacement from n has
-    ``E||g_B - g||² = tr(Σ)/m · (n - m)/(n - 1)``, with Σ the covariance of the
-    per-sample gradients: noise falls as 1/sqrt(m) and is 0 for the full batch.
-    Returns ``sqrt(E||g_B - g||²) / ||g||`` for each m, shape (len(batch_sizes),).
-    """
-    n = per_sample.shape[0]
-    g = per_sample.mean(axis=0)
-    trace = float(np.mean(np.sum((per_sample - g) ** 2, axis=1)))
-    m = np.asarray(batch_sizes, dtype=np.float64)
-    return np.sqrt(trace / m * (n - m) / max(n - 1, 1)) / np.linalg.norm(g)
-
-
-def minibatch_run(update: Update, X: np.ndarray, y: np.ndarray, batch_size: int, learning_rate: float,
-                  steps: int, seed: int = 0, every: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """Mini-batch training of softmax regression from W = 0 with an update rule.
-
-    Each step draws ``batch_size`` samples without replacement (a fresh
-    shuffle each epoch) and calls ``update(W, dW, config)`` with
-    ``config = {"learning_rate": learning_rate}`` at first. Returns the loss
-    on all of (X, y) after 0, every, 2·every, ..., steps steps (shape
-    (steps // every + 1,)) and the loss of each step's own mini-batch, taken
-    before that step (shape (steps,)).
-    """
-    n = X.shape[0]
-    if not 1 <= batch_size <= n or steps % every:
-        raise ValueError(f"need 1 <= batch_size <= {n} and steps a multiple of {every}")
-    rng = np.random.default_rng(seed)
-    W = np.zeros((X.shape[1], int(y.max()) + 1))
-    config: dict[str, Any] | None = {"learning_rate": learning_rate}
-    full, batch = [softmax_regression_loss(W, X, y)[0]], np.empty(steps)
-    order, pos = rng.permutation(n), 0
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for k in range(steps):
-            if pos + batch_size > n:
-                order, pos = rng.permutation(n), 0
-            idx = order[pos:pos + batch_size]
-            pos += batch_size
-            batch[k], dW = softmax_regression_loss(W, X[idx], y[idx])
-            W, config = update(W, dW, config)
-            W = np.asarray(W, dtype=np.float64)
-            if (k + 1) % every == 0:
-                if batch_size == n and k + 1 < steps:
-                    continue  # the next batch is all the data: its loss is this one (filled in below)
-                full.append(softmax_regression_loss(W, X, y)[0])
-    if batch_size == n:
-        full = [*batch[::every], full[-1]]
-    return np.array(full), batch
-
-
-def _run_losses(update: Update, X: np.ndarray, y: np.ndarray, batch_size: int, learning_rate: float,
-                steps: int, seed: int) -> np.ndarray:
-    """:func:`minibatch_run`'s two curves in one array (what WithFallback can check and return)."""
-    return np.concatenate(minibatch_run(update, X, y, batch_size, learning_rate, steps, seed,
-                                        every=BatchNoiseView.EVERY))
 
 
 class _Cache(OrderedDict):
@@ -245,8 +56,6 @@ class _Cache(OrderedDict):
             self.popitem(last=False)
         return value
 
-
-# -- views ---------------------------------------------------------------------------------------
 
 def _unit(surface: Surface, path: np.ndarray) -> np.ndarray:
     """Coordinates of the surface's window mapped onto [0, 1]², clipped well outside it (diverged runs)."""
@@ -279,10 +88,9 @@ class OptimizerPathsView(View):
         unknown = set(updates) - set(OPTIMIZERS)
         if unknown:
             raise ValueError(f"unknown optimizer(s) {sorted(unknown)}; known: {list(OPTIMIZERS)}")
-        ref = _ref()
         self._rules = {
             name: WithFallback(rule, partial(trajectory, updates[name]) if updates.get(name) else None,
-                               partial(trajectory, getattr(ref, rule)))
+                               partial(trajectory, reference(f"optim.{rule}")))
             for name, (rule, _, _) in OPTIMIZERS.items()
         }
         self._paths = _Cache(6 * 48)
@@ -290,11 +98,11 @@ class OptimizerPathsView(View):
         self._saved: dict[int, Any] = {}  # surface -> the background of its last full draw
         self._full_draw_needed = False
         super().__init__({
-            "surface": ("int", 0, len(SURFACES) - 1, 1, surface, "surface: 0 ravine, 1 Rosenbrock, 2 saddle"),
-            "learning_rate": ("log", 1e-4, 1.0, 0.1, 0.05, "α of SGD, momentum, Nesterov"),
-            "adaptive_lr": ("log", 1e-3, 1.0, 0.1, 0.1, "α of Adagrad, RMSProp, Adam"),
-            "momentum": ("float", 0.0, 0.99, 0.01, 0.9, "momentum β"),
-            "steps": ("int", 1, self.MAX_STEPS, 1, self.MAX_STEPS, "steps"),
+            "surface": Slider("int", 0, len(SURFACES) - 1, 1, surface, "surface: 0 ravine, 1 Rosenbrock, 2 saddle"),
+            "learning_rate": Slider("log", 1e-4, 1.0, 0.1, 0.05, "α of SGD, momentum, Nesterov"),
+            "adaptive_lr": Slider("log", 1e-3, 1.0, 0.1, 0.1, "α of Adagrad, RMSProp, Adam"),
+            "momentum": Slider("float", 0.0, 0.99, 0.01, 0.9, "momentum β"),
+            "steps": Slider("int", 1, self.MAX_STEPS, 1, self.MAX_STEPS, "steps"),
         }, figsize=(9.6, 4.0), title="Optimizers on a 2-D loss surface")
         self._build()
         self.update()
@@ -376,19 +184,22 @@ class OptimizerPathsView(View):
 
     # -- computation and update ----------------------------------------------------------
 
-    def paths(self, **params: float) -> dict[str, np.ndarray]:
-        """Every optimizer's path, (MAX_STEPS + 1, 2), at these slider values (cached per optimizer)."""
+    def path(self, name: str, **params: float) -> np.ndarray:
+        """One optimizer's path, (MAX_STEPS + 1, 2), at these slider values (cached)."""
         p = {**self.params, **params}
         surface = SURFACES[int(p["surface"])]
-        out = {}
-        for name, (_, reads, fixed) in OPTIMIZERS.items():
-            hyper = {"learning_rate" if k == "adaptive_lr" else k: float(p[k]) for k in reads}
-            key = (name, surface.name, *sorted(hyper.items()))
-            rule = self._rules[name]
-            # Cached with the note of the run that made it: which rule (student or reference) drew it.
-            out[name], rule.note = self._paths.get_or(key, lambda rule=rule, hyper=hyper, fixed=fixed: (
-                rule(surface, self.MAX_STEPS, {**hyper, **fixed}, shape=(self.MAX_STEPS + 1, 2)), rule.note))
-        return out
+        _, reads, fixed = OPTIMIZERS[name]
+        hyper = {"learning_rate" if k == "adaptive_lr" else k: float(p[k]) for k in reads}
+        key = (name, surface.name, *sorted(hyper.items()))
+        rule = self._rules[name]
+        # Cached with the note of the run that made it: which rule (student or reference) drew it.
+        path, rule.note = self._paths.get_or(key, lambda: (
+            rule(surface, self.MAX_STEPS, {**hyper, **fixed}, shape=(self.MAX_STEPS + 1, 2)), rule.note))
+        return path
+
+    def paths(self, **params: float) -> dict[str, np.ndarray]:
+        """Every optimizer's path, (MAX_STEPS + 1, 2), at these slider values (cached per optimizer)."""
+        return {name: self.path(name, **params) for name in OPTIMIZERS}
 
     def update(self, **params: float) -> None:
         p = self.merge(params)
@@ -397,13 +208,14 @@ class OptimizerPathsView(View):
         surface = SURFACES[index]
         f0 = float(surface_losses(surface, np.array([surface.start]))[0])
         diverged = []
-        for name, path in self.paths().items():
-            shown = path[: k + 1]
-            self.path_lines[name].set_data(*_unit(surface, shown).T)
-            losses = surface_losses(surface, shown) / f0
-            self.loss_lines[name].set_data(np.arange(k + 1), np.clip(losses, *self.LOSS_LIM))
-            if np.isnan(shown[-1, 0]):
-                diverged.append(name)
+        for name in OPTIMIZERS:
+            with self.part(self.path_lines[name], self.loss_lines[name]):
+                shown = self.path(name)[: k + 1]
+                self.path_lines[name].set_data(*_unit(surface, shown).T)
+                losses = surface_losses(surface, shown) / f0
+                self.loss_lines[name].set_data(np.arange(k + 1), np.clip(losses, *self.LOSS_LIM))
+                if np.isnan(shown[-1, 0]):
+                    diverged.append(name)
         self.status.set_text(f"diverged: {', '.join(diverged)}" if diverged else "")
         self.show_fallbacks(*self._rules.values())
 
@@ -437,42 +249,23 @@ class BatchNoiseView(View):
         n = self.X.shape[0]
         self.batch_sizes = [b for b in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if b < n] + [n]
         self.seed = seed
-        self._sgd = WithFallback("sgd", partial(_run_losses, sgd) if sgd is not None else None,
-                                 partial(_run_losses, _ref().sgd))
+        self._sgd = WithFallback("sgd", partial(minibatch_losses, sgd, every=self.EVERY) if sgd is not None else None,
+                                 partial(minibatch_losses, reference("optim.sgd"), every=self.EVERY))
         self._runs = _Cache(256)
-        self._prepare_noise(np.random.default_rng(seed))
+        self.clouds, self.g_coords, self.noise_m, self.noise, self.noise_at = gradient_cloud(
+            self.X, self.y, self.batch_sizes, np.random.default_rng(seed), self.CLOUD)
         super().__init__({
-            "batch": ("int", 0, len(self.batch_sizes) - 1, 1, 5, "batch size (1, 2, 4, ..., all)"),
-            "learning_rate": ("log", 0.01, 10.0, self.LR_STEP, 1.0, "learning rate α"),
+            "batch": Slider("int", 0, len(self.batch_sizes) - 1, 1, 5, "batch size (1, 2, 4, ..., all)"),
+            "learning_rate": Slider("log", 0.01, 10.0, self.LR_STEP, 1.0, "learning rate α"),
         }, figsize=(10.4, 3.4), title="Mini-batch gradient descent on the digits (softmax regression)")
         # Every run the sliders can ask for (7 learning rates x 11 batch sizes), made now so that moving a
         # slider only redraws: about a second, once.
-        for k in range(-4, 3):
-            for m in self.batch_sizes:
-                self.run(m, 10 ** (k * self.LR_STEP))
+        with self.part():  # without sgd, each update asks again (and hides the loss curves)
+            for k in range(-4, 3):
+                for m in self.batch_sizes:
+                    self.run(m, 10 ** (k * self.LR_STEP))
         self._build()
         self.update()
-
-    def _prepare_noise(self, rng: np.random.Generator) -> None:
-        """Per-sample gradients at W = 0, a 2-D view of them, and batch means for every batch size."""
-        W0 = np.zeros((self.X.shape[1], int(self.y.max()) + 1))
-        G = per_sample_gradients(W0, self.X, self.y)  # (N, D*C)
-        g = G.mean(axis=0)
-        u1 = g / np.linalg.norm(g)
-        R = (G - g) - np.outer((G - g) @ u1, u1)  # noise orthogonal to the mean direction
-        u2 = rng.standard_normal(G.shape[1])
-        for _ in range(10):  # power iteration: the direction of largest noise (for display: rough is fine)
-            u2 = R.T @ (R @ u2)
-            u2 /= np.linalg.norm(u2)
-        coords = G @ np.column_stack([u1, u2])  # (N, 2)
-        # Batch means for all sizes at once: shuffle, then running means of the first m rows.
-        order = np.argsort(rng.random((self.CLOUD, len(coords))), axis=1)
-        running = np.cumsum(coords[order], axis=1)  # (CLOUD, N, 2)
-        self.clouds = [running[:, m - 1] / m for m in self.batch_sizes]
-        self.g_coords = np.array([np.linalg.norm(g), 0.0])
-        self.noise_m = np.unique(np.geomspace(1, len(coords), 200).astype(int))
-        self.noise = gradient_noise(G, self.noise_m)
-        self.noise_at = dict(zip(self.batch_sizes, gradient_noise(G, np.array(self.batch_sizes)), strict=True))
 
     def _build(self) -> None:
         ax_cloud, ax_noise, ax_loss = self.fig.subplots(1, 3)
@@ -531,14 +324,15 @@ class BatchNoiseView(View):
     def update(self, **params: float) -> None:
         p = self.merge(params)
         m, lr = self.batch_sizes[int(p["batch"])], self.snap(p["learning_rate"])
-        gd_full, _ = self.run(len(self.y), lr)
-        full, batch = self.run(m, lr)
         self.cloud.set_offsets(self.clouds[int(p["batch"])])
         self.noise_marker.set_data([m], [max(self.noise_at[m], 1e-3)])
-        top = self.axes[2].get_ylim()[1]
-        for line, values in ((self.full_line, full), (self.batch_line, batch), (self.gd_line, gd_full)):
-            line.set_ydata(np.clip(np.nan_to_num(values, nan=top, posinf=top), 0.0, top))
-        epochs = self.STEPS * m / len(self.y)
-        # One short line: every glyph is rendered again on each update.
-        self.loss_text.set_text(f"m = {m}, {epochs:.3g} epochs: loss {full[-1]:.3f} (GD {gd_full[-1]:.3f})")
+        with self.part(self.full_line, self.batch_line, self.gd_line, self.loss_text):
+            gd_full, _ = self.run(len(self.y), lr)
+            full, batch = self.run(m, lr)
+            top = self.axes[2].get_ylim()[1]
+            for line, values in ((self.full_line, full), (self.batch_line, batch), (self.gd_line, gd_full)):
+                line.set_ydata(np.clip(np.nan_to_num(values, nan=top, posinf=top), 0.0, top))
+            epochs = self.STEPS * m / len(self.y)
+            # One short line: every glyph is rendered again on each update.
+            self.loss_text.set_text(f"m = {m}, {epochs:.3g} epochs: loss {full[-1]:.3f} (GD {gd_full[-1]:.3f})")
         self.show_fallbacks(self._sgd)
