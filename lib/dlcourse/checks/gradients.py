@@ -87,6 +87,17 @@ def _float_array(x: np.ndarray, name: str) -> np.ndarray:
     return x
 
 
+def _changed_in_place(now: dict[str, np.ndarray], before: dict[str, np.ndarray], where: str) -> bool:
+    """Fail (and say so) when a call changed one of its arrays: every later number would be measured elsewhere."""
+    for name, value in now.items():
+        if isinstance(value, np.ndarray) and not np.array_equal(value, before[name], equal_nan=True):
+            _fail(f"{where} changed `{name}` in place, so the gradient check cannot be trusted (it would probe "
+                  f"another point than the one you differentiated at). Leave `{name}` as it is: compute into a new "
+                  "array (`dx = dout * mask`, not `dx = dout; dx *= mask`), or work on a `.copy()`.")
+            return True
+    return False
+
+
 def gradcheck(
     forward: Callable[..., np.ndarray],
     backward: Callable[[np.ndarray], Sequence[np.ndarray] | np.ndarray],
@@ -105,10 +116,16 @@ def gradcheck(
     first input whose gradient is wrong; returns the relative error per input.
     """
     names = list(inputs)
+    pristine = {name: np.array(value, copy=True) for name, value in inputs.items()}
     out = np.asarray(forward(**inputs))
+    if _changed_in_place(inputs, pristine, "forward"):
+        return {}
     if dout is None:
         dout = np.random.default_rng(seed).standard_normal(out.shape)
+    dout_before = np.array(dout, copy=True)
     grads = backward(dout)
+    if _changed_in_place({"dout": dout, **inputs}, {"dout": dout_before, **pristine}, "backward"):
+        return {}
     if isinstance(grads, np.ndarray):
         grads = (grads,)
     grads = list(grads)

@@ -85,3 +85,24 @@ def test_gradcheck_accepts_a_right_backward_and_names_a_wrong_one():
 
     with pytest.raises(AssertionError, match="db: shape"):
         checks.gradcheck(forward, wrong_shape, inputs)
+
+
+def test_gradcheck_says_when_backward_changed_dout_in_place():
+    x = np.random.default_rng(0).standard_normal((3, 4))
+
+    def backward(dout):
+        dx = dout
+        dx *= 2 * x  # right value, but the caller's dout is gone
+        return dx
+
+    with pytest.raises(AssertionError, match="backward changed `dout` in place"):
+        checks.gradcheck(lambda x: x ** 2, backward, {"x": x})
+
+
+def test_gradcheck_says_when_forward_changed_its_input_in_place():
+    def forward(x):
+        x -= x.max()
+        return x
+
+    with pytest.raises(AssertionError, match="forward changed `x` in place"):
+        checks.gradcheck(forward, lambda dout: dout, {"x": np.random.default_rng(1).standard_normal(5)})
