@@ -151,9 +151,7 @@ def check_against_reference(name: str, fn: Callable[..., Any], *, seed: int = 0)
     """
     if protocol.grading():
         return 0
-    from dlcourse import exercises  # only while nobody grades: absent in the sandbox
-
-    exercise = exercises.get(name)
+    exercise = _exercise(name)
     cases = exercise.seeded_cases(seed)
     for case in cases:
         result = run_case(fn, case)
@@ -162,6 +160,20 @@ def check_against_reference(name: str, fn: Callable[..., Any], *, seed: int = 0)
             _fail(f"{name}: {verdict.message}{exercise.diagnose(case, result)}")
             return 0
     return len(cases)
+
+
+def _exercise(name: str) -> Any:
+    """The description of ``name``; in the student hand-out, which has none, the cases recorded when it was built."""
+    from dlcourse import exercises  # only while nobody grades: absent in the sandbox
+
+    try:
+        return exercises.get(name)
+    except KeyError:
+        if name.split(".", 1)[0] in exercises.topics():
+            raise  # a full checkout that lacks this exercise: say so as it is
+        from dlcourse.exercises import recorded
+
+        return recorded.load(name)
 
 
 def hidden_test(name: str, fn: Callable[..., Any], *, seed: int = 1234) -> int:

@@ -66,7 +66,23 @@ class Exercise:
     The second result must equal the first (hidden state: a shared mutable
     default, a module-level variable, drawing from ``np.random``), the third
     must differ (a generator argument that is ignored).
+
+    ``handout``: how the student hand-out, which has neither the reference nor
+    this description, judges the visible cases (``dlcourse.exercises.recorded``):
+    "outputs" compares with the reference's outputs recorded when it was built
+    (the default without ``check``), "moments" compares a random sample with
+    the recorded moments of a reference sample, "none" leaves the exercise to
+    the grader (the default with a ``check``, which may accept other answers
+    than the reference's).
     """
+
+    def __post_init__(self) -> None:
+        if self.handout not in (None, "outputs", "moments", "none"):
+            raise ValueError(f"{self.name}: handout must be 'outputs', 'moments' or 'none', got {self.handout!r}")
+
+    @property
+    def handout_mode(self) -> str:
+        return self.handout or ("outputs" if self.check is None else "none")
 
     name: str
     reference: Callable[..., Any]
@@ -78,6 +94,7 @@ class Exercise:
     check: Callable[[dict[str, Any], list[np.ndarray]], Comparison] | None = None
     may_change: tuple[str, ...] = ()
     repeat: bool = True
+    handout: str | None = None
 
     # -- cases ------------------------------------------------------------------------
 
