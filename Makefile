@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup lab release test lint grade bench lock clean
+.PHONY: setup lab release handout test lint grade bench lock clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,11 @@ lab: setup
 ## Regenerate course/ (student versions) from solutions/ with nbgrader generate_assignment.
 release: setup
 	$(BIN)/python -m grader release
+
+## The student hand-out (course/ and the library without the answers): make handout HANDOUT=handout
+HANDOUT ?= handout
+handout: setup
+	$(BIN)/python -m grader handout --out $(HANDOUT)
 
 ## The whole test suite (what CI runs).
 test: setup

@@ -1,4 +1,4 @@
-"""Command line: ``python -m grader {release,grade} ...``."""
+"""Command line: ``python -m grader {release,handout,grade} ...``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     rel = sub.add_parser("release", help="regenerate course/ (student versions) from solutions/")
     rel.add_argument("--check", action="store_true", help="only report whether course/ is up to date")
     rel.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+
+    ho = sub.add_parser("handout", help="build the student hand-out: course/ and the library without the answers")
+    ho.add_argument("--out", type=Path, default=Path("handout"), help="folder to write (replaced; default: handout)")
 
     gr = sub.add_parser("grade", help="auto-grade a folder of submissions: STUDENT/ASSIGNMENT/NOTEBOOK.ipynb")
     gr.add_argument("submissions", type=Path, help="folder of student_id/assignment/ folders")
@@ -41,6 +44,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if problems else 0
         ids = release.generate(COURSE, only=args.assignments or None)
         print(f"regenerated {', '.join(ids)} into {COURSE}")
+        return 0
+
+    if args.command == "handout":
+        from grader import handout
+
+        out = handout.build(args.out)
+        print(f"wrote the student hand-out to {out}: course/, lib/dlcourse without dlcourse.reference and the "
+              "exercise descriptions, recorded visible cases; students run `make lab` there")
         return 0
 
     from grader.pipeline import grade_batch
