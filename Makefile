@@ -18,9 +18,19 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Jupyter refuses to run as root unless told; containers and CI runners often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# No "get Jupyter news?" prompt and no update check on first start (JupyterLab's notification settings).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+
 ## Start JupyterLab on the student notebooks (e.g. make lab LAB_ARGS="--no-browser --port 9000").
-lab: setup
-	$(BIN)/jupyter lab --notebook-dir=course $(LAB_ARGS)
+lab: setup $(LAB_SETTINGS)
+	$(BIN)/jupyter lab --notebook-dir=course $(ROOT_FLAG) \
+		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate $(LAB_ARGS)
+
+$(LAB_SETTINGS): $(STAMP)
+	mkdir -p $(dir $@)
+	echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $@
 
 ## Regenerate course/ (student versions) from solutions/ with nbgrader generate_assignment.
 release: setup

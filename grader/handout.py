@@ -88,6 +88,8 @@ BIN    := $(VENV)/bin
 LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers often run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# No "get Jupyter news?" prompt and no update check on first start.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 .PHONY: setup lab
 
@@ -100,8 +102,13 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 \t$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 \ttouch $(VENV)/.installed
 
-lab: setup
-\t$(BIN)/jupyter lab --notebook-dir=course $(ROOT_FLAG) $(LAB_ARGS)
+lab: setup $(LAB_SETTINGS)
+\t$(BIN)/jupyter lab --notebook-dir=course $(ROOT_FLAG) \\
+\t\t--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate $(LAB_ARGS)
+
+$(LAB_SETTINGS): $(VENV)/.installed
+\tmkdir -p $(dir $@)
+\techo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $@
 """
 
 README = """\
