@@ -97,9 +97,9 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 \t$(PYTHON) -m venv $(VENV)
-\t$(BIN)/pip install --quiet --upgrade "pip>=24"
+\t$(BIN)/pip install --quiet --upgrade "pip>=24" "setuptools>=77"
 \t$(BIN)/pip install --quiet -r requirements.lock
-\t$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+\tPYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 \ttouch $(VENV)/.installed
 
 lab: setup $(LAB_SETTINGS)
