@@ -14,9 +14,11 @@ import tokenize
 
 import nbformat
 
-_MENTION = re.compile(
-    r"dlcourse\s*\.\s*(reference|exercises)\b|from\s+dlcourse\s+import\s+[^\n]*\b(reference|exercises)\b")
-_FORBIDDEN = ("dlcourse.reference", "dlcourse.exercises")
+from grader.settings import HIDDEN_PACKAGES
+
+_ALT = "|".join(map(re.escape, HIDDEN_PACKAGES))
+_MENTION = re.compile(rf"dlcourse\s*\.\s*({_ALT})\b|from\s+dlcourse\s+import\s+[^\n]*\b({_ALT})\b")
+_FORBIDDEN = tuple(f"dlcourse.{name}" for name in HIDDEN_PACKAGES)
 
 
 def _parse(source: str) -> ast.AST | None:
@@ -33,7 +35,7 @@ def _bound_from_forbidden(tree: ast.AST) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
             if node.module.startswith(_FORBIDDEN) or (node.module == "dlcourse" and any(
-                    a.name in ("reference", "exercises") for a in node.names)):
+                    a.name in HIDDEN_PACKAGES for a in node.names)):
                 names |= {a.asname or a.name for a in node.names}
         elif isinstance(node, ast.Import):
             for a in node.names:
