@@ -3,5 +3,10 @@
 ``python -m grader release``            regenerate course/ from solutions/
 ``python -m grader grade SUBMISSIONS``  grade student_id/assignment/notebook.ipynb folders
 
-See README.md ("Grading") and ../shared/DESIGN.md ("The grader").
+Who owns what: cli (options), settings (limits and shared names), course (paths and the nbgrader
+configuration), pipeline (the batch and the steps of one submission), execute (the grader's two steps inside
+nbgrader's autograde), sandbox, seccomp and runner (one sandboxed run), verdict (the one door to the judging
+code), hidden (graded-cell discovery), static (reference use), stubs and release (the student version),
+report (the tables), feedback (sanitized pages), text (safe text). See README.md ("Grading") and
+docs/architecture.md ("The grader").
 """

@@ -75,6 +75,11 @@ class SandboxedExecute(NbGraderPreprocessor):
                                           blocker_dir=root / "sandbox" / ".blockers")
         finally:
             shutil.rmtree(work, ignore_errors=True)   # nothing of a run outlives its harvest
+            for empty in (work.parent, work.parent.parent):
+                try:
+                    empty.rmdir()
+                except OSError:
+                    break
         _merge_outputs(nb, result.notebook)
         run = {"status": result.status, "detail": text.clean(result.detail), "seconds": round(result.seconds, 2),
                "sandbox": result.sandbox, "recorded": sorted(text.name(n) for n in result.results)}

@@ -166,7 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     _not_dumpable()
     reporter.send(event="start")
     if args.copy_from is not None:
-        copy_submission(args.copy_from, args.notebook.parent)
+        try:
+            copy_submission(args.copy_from, args.notebook.parent)
+        except OSError as exc:
+            reporter.send(event="done", status="execution_failed", notebook=None, results={}, skipped=[],
+                          detail=f"the submission does not fit in the sandbox's writable space ({exc.strerror})")
+            return 0
     nb = nbformat.read(str(args.notebook), as_version=4)
     client = CappedClient(
         nb,

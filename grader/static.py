@@ -1,5 +1,7 @@
 """A static look at the student's own code: does an exercise just call the reference?
 
+It owns ``reference_users``, which SaveVerdicts (grader/execute.py) applies to every notebook.
+
 The sandbox is the real guard (``dlcourse.reference`` cannot be imported
 there). This check also holds where the grader runs without one, and gives the
 student a reason that says what happened.

@@ -14,13 +14,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from dlcourse import exercises
 from dlcourse.checks import protocol
 from dlcourse.checks.exercise import judge_case
+from grader.settings import MB, Limits
 
 # The protocol's names, shared with the kernel (defined once, in the library).
 GRADING_ENV_VAR = protocol.ENV_VAR
@@ -58,6 +62,28 @@ def hidden_cases(name: str, seed: int) -> list[dict]:
 def inputs_json(cases: dict[str, list[dict]]) -> str:
     """The kernel's ``inputs.json``: for each exercise, its cases."""
     return json.dumps({"exercises": {n: list(cs) for n, cs in cases.items()}}, allow_nan=False)
+
+
+def write_inputs(directory: Path, cases: dict[str, list[dict]]) -> Path:
+    """A protocol folder outside any sandbox (``inputs.json``, an empty ``outputs/``), for running test cells in
+    this process, as the tests of the notebooks' tests do. Grading itself hands the cases to the sandbox."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / OUTPUTS).mkdir(exist_ok=True)
+    for stale in (directory / OUTPUTS).glob("*.json"):
+        stale.unlink()
+    path = directory / INPUTS
+    path.write_text(inputs_json(cases), encoding="utf-8")
+    return path
+
+
+def results_in(directory: Path, max_bytes: int) -> dict[str, bytes]:
+    """The results files of a protocol folder: regular files only, none larger than ``max_bytes``."""
+    found = {}
+    for path in sorted((directory / OUTPUTS).glob("*.json")):
+        st = os.lstat(path)
+        if stat.S_ISREG(st.st_mode) and st.st_size <= max_bytes:
+            found[path.name] = path.read_bytes()
+    return found
 
 
 def results_file(name: str) -> str:
@@ -99,8 +125,15 @@ def judge_exercise(name: str, cases: list[dict], results: dict[str, bytes], max_
 
 
 def judge_cell(grade_id: str, points: float, names: list[str], cases: dict[str, list[dict]],
-               results: dict[str, bytes], max_bytes: int) -> CellVerdict:
-    """Points in proportion to the exercises of the cell that pass every hidden case."""
+               results: dict[str, bytes] | Path, max_bytes: int | None = None) -> CellVerdict:
+    """Points in proportion to the exercises of the cell that pass every hidden case.
+
+    ``results`` maps results file names to their bytes (what the sandbox handed back), or is a protocol folder
+    (see ``write_inputs``). ``max_bytes`` defaults to the default ``Limits``."""
+    if max_bytes is None:
+        max_bytes = Limits().max_result_mb * MB
+    if isinstance(results, Path):
+        results = results_in(results, max_bytes)
     if not names:
         return CellVerdict(grade_id, points, 0.0, ["this test cell has no hidden_test: it cannot be graded safely"])
     reasons, passed = [], 0

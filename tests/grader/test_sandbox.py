@@ -186,3 +186,13 @@ def test_a_frozen_runner_costs_one_cell_timeout_not_the_notebook_timeout(tmp_pat
     result = sandbox.run_notebook(work, "t.ipynb", limits, use_bwrap=True)
     assert result.status == "stalled" and result.notebook is None
     assert time.monotonic() - start < 60
+
+
+@needs_bwrap
+def test_a_submission_larger_than_the_quota_is_told_so(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    _notebook(work, "print('hi')")
+    (work / "big.bin").write_bytes(b"x" * (3 * 2**20))
+    result = sandbox.run_notebook(work, "t.ipynb", Limits(scratch_mb=2, notebook_timeout=60), use_bwrap=True)
+    assert result.status == "execution_failed" and "does not fit" in result.detail

@@ -85,3 +85,16 @@ def test_the_protocol_names_come_from_the_library():
     assert (verdict.INPUTS, verdict.OUTPUTS) == (protocol.INPUTS, protocol.OUTPUTS)
     with pytest.raises(protocol.ProtocolError):
         verdict.results_file("../escape")
+
+
+def test_a_protocol_folder_is_judged_like_the_sandboxs_results(tmp_path, cases):
+    """The folder form the tests of the notebooks' tests use: inputs written, results read back."""
+    verdict.write_inputs(tmp_path, cases)
+    assert json.loads((tmp_path / verdict.INPUTS).read_text())["exercises"] == cases
+    for name, data in _record(cases[NAME], regression.mse).items():
+        (tmp_path / verdict.OUTPUTS / name).write_bytes(data)
+    (tmp_path / verdict.OUTPUTS / "x.y.json").symlink_to("/etc/passwd")
+    assert set(verdict.results_in(tmp_path, MAX)) == {verdict.results_file(NAME)}
+    assert verdict.judge_cell("test_mse", 2, [NAME], cases, tmp_path).score == 2
+    verdict.write_inputs(tmp_path, cases)   # a new run starts without the old results
+    assert verdict.judge_cell("test_mse", 2, [NAME], cases, tmp_path).score == 0
