@@ -133,7 +133,7 @@ class Submission:
     def summary(self) -> dict:
         d = asdict(self)
         d["path"] = str(self.path)
-        return json.loads(json.dumps(d, default=str))  # plain data only
+        return text.clean_data(json.loads(json.dumps(d, default=str)))  # plain, encodable data only
 
     def note(self, message: str) -> None:
         self.reason = "; ".join(m for m in (self.reason, message) if m)
@@ -273,6 +273,10 @@ def stage(ws: Workspace, sub: Submission) -> None:
         except Exception as exc:
             raise StepError(f"{nb_name} is not a readable notebook ({type(exc).__name__}: "
                             f"{text.clean(str(exc)[:200])})") from None
+        cleaned = text.clean_data(nb)
+        if cleaned != nb:   # lone surrogates (JSON escapes) in a cell: escaped, so that every later write works
+            nbformat.write(nbformat.from_dict(cleaned), str(dest / nb_name))
+            notes.append(f"{nb_name}: text that cannot be encoded was escaped")
     if not expected & present:
         raise StepError(f"no notebook of {sub.assignment} in the submission (expected {', '.join(sorted(expected))})"
                         + (f"; {'; '.join(notes)}" if notes else ""))

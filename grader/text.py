@@ -20,6 +20,17 @@ def clean(text: object) -> str:
     return s.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
+def clean_data(value):
+    """``value`` (JSON-like data) with every string, keys included, passed through ``clean``."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return type(value)((clean_data(k), clean_data(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [clean_data(v) for v in value]
+    return value
+
+
 def name(value: str | os.PathLike) -> str:
     """A file name to show in one line of a reason: escaped, with no control characters."""
     s = clean(os.fspath(value))

@@ -245,7 +245,8 @@ def _unencodable(folder: Path) -> None:
     nb = _with_cell("solution", (
         "print('lone \\udcff surrogate and NUL \\x00')\n"
         "raise ValueError('bad \\ud800 text')"))
-    nbformat.write(nb, str(folder / f"{AID}.ipynb"))
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell("a lone surrogate \ud83d in markdown"))
+    (folder / f"{AID}.ipynb").write_text(json.dumps(nb), encoding="ascii")   # JSON escapes carry the surrogate
     (folder / os.fsdecode(b"r\xe9sum\xe9.txt")).write_text("latin-1 name")
     (folder / "two\nlines.txt").write_text("x")
 

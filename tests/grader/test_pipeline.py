@@ -200,3 +200,21 @@ def test_grade_batch_refuses_without_a_sandbox_unless_none_is_asked_for(tmp_path
         pipeline.grade_batch(tmp_path / "subs", tmp_path / "out")
     assert not (tmp_path / "out").exists(), "nothing may be written before refusing"
     assert pipeline.grade_batch(tmp_path / "subs", tmp_path / "out", sandbox="none") == []
+
+
+def test_stage_escapes_lone_surrogates_inside_a_notebook(ws, tmp_path):
+    import json
+
+    import nbformat
+
+    nb = json.loads(_notebook())
+    nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": "lone \ud800 here", "id": "x1"})
+    sub = _sub(tmp_path, files={f"{AID}.ipynb": json.dumps(nb).encode("ascii")})
+    pipeline.stage(ws, sub)
+    staged = ws.root / "submitted" / "alice" / AID / f"{AID}.ipynb"
+    again = nbformat.read(str(staged), as_version=4)
+    assert again.cells[0].source == "lone \\ud800 here"
+    nbformat.writes(again).encode("utf-8")
+    assert "text that cannot be encoded was escaped" in sub.reason
+    sub.cells = [{"reasons": ["\udcff"]}]
+    json.dumps(sub.summary(), ensure_ascii=False).encode("utf-8")
