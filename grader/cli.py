@@ -1,4 +1,8 @@
-"""Command line: ``python -m grader {release,handout,grade} ...``."""
+"""Command line: ``python -m grader {release,handout,grade} ...``.
+
+It owns the options and their defaults: the limits are read into one
+grader.settings.Limits here and passed down unchanged.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,15 @@ import sys
 from pathlib import Path
 
 from grader.course import COURSE
+from grader.settings import SANDBOX_MODES, Limits
+
+DEFAULTS = Limits()
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):   # whatever the locale, a name a student chose prints
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -25,12 +35,20 @@ def main(argv: list[str] | None = None) -> int:
     gr.add_argument("--out", type=Path, default=Path("grading"),
                     help="grading folder: gradebook.db, grades.csv, results.csv, feedback/ (default: grading)")
     gr.add_argument("--assignment", action="append", dest="only", help="grade only this assignment (repeatable)")
-    gr.add_argument("--cell-timeout", type=int, default=120, help="seconds one cell may run (default 120)")
-    gr.add_argument("--notebook-timeout", type=int, default=900, help="seconds a whole notebook may run (default 900)")
-    gr.add_argument("--memory-mb", type=int, default=3072, help="memory for a kernel and all it starts (default 3072)")
-    gr.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
-                    help="bwrap: require bubblewrap; none: limits and timeouts only; auto (default): bwrap when it "
-                         "works, else a loud warning and limits only")
+    gr.add_argument("--cell-timeout", type=int, default=DEFAULTS.cell_timeout,
+                    help=f"seconds one cell may run (default {DEFAULTS.cell_timeout})")
+    gr.add_argument("--notebook-timeout", type=int, default=DEFAULTS.notebook_timeout,
+                    help=f"seconds a whole notebook may run (default {DEFAULTS.notebook_timeout})")
+    gr.add_argument("--memory-mb", type=int, default=DEFAULTS.memory_mb,
+                    help=f"memory for a kernel and all it starts (default {DEFAULTS.memory_mb})")
+    gr.add_argument("--scratch-mb", type=int, default=DEFAULTS.scratch_mb,
+                    help=f"size of each writable space in the sandbox, /submission and /tmp "
+                         f"(default {DEFAULTS.scratch_mb})")
+    gr.add_argument("--sandbox", choices=SANDBOX_MODES, default="bwrap",
+                    help="bwrap (default): run every notebook in bubblewrap, and refuse to grade where it does not "
+                         "work; none: limits and timeouts only (README says what that gives up)")
+    gr.add_argument("--wait", action="store_true",
+                    help="if another grader is grading into --out, wait for it instead of refusing")
 
     args = parser.parse_args(argv)
     if args.command == "release":
@@ -54,13 +72,19 @@ def main(argv: list[str] | None = None) -> int:
               "exercise descriptions, recorded visible cases; students run `make lab` there")
         return 0
 
-    from grader.pipeline import grade_batch
+    from grader.pipeline import GradingRefusedError, grade_batch
 
-    if not args.submissions.is_dir():
-        print(f"error: {args.submissions} is not a folder of student_id/assignment/ submissions", file=sys.stderr)
+    try:
+        limits = Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+                        memory_mb=args.memory_mb, scratch_mb=args.scratch_mb)
+        subs = grade_batch(args.submissions, args.out, only=args.only, limits=limits, sandbox=args.sandbox,
+                           wait=args.wait)
+    except (GradingRefusedError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    subs = grade_batch(args.submissions, args.out, only=args.only, cell_timeout=args.cell_timeout,
-                       notebook_timeout=args.notebook_timeout, memory_mb=args.memory_mb, sandbox=args.sandbox)
+    except OSError as exc:
+        print(f"error: the grading folder could not be written ({exc})", file=sys.stderr)
+        return 1
     graded = sum(s.status == "graded" for s in subs)
     print(f"{graded} of {len(subs)} submission(s) graded; grades in {args.out / 'grades.csv'}, "
           f"reasons in {args.out / 'results.csv'}, feedback in {args.out / 'feedback'}")

@@ -1,4 +1,10 @@
-"""Where things are, and the nbgrader configuration that ties them together."""
+"""Where things are, and the nbgrader configuration that ties them together.
+
+It owns the paths of the repository (solutions/, course/), the list of
+assignments, and ``nbgrader_config``: the one configuration every nbgrader
+step runs with (release, autograde, feedback), including which preprocessors
+make up the autograde and feedback pipelines.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import sys
 from pathlib import Path
 
 from traitlets.config import Config
+
+from grader.settings import Limits
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
@@ -35,15 +43,14 @@ def nbgrader_config(
     db_url: str,
     source: str = "source",
     release: str = "release",
-    cell_timeout: int = 120,
-    notebook_timeout: int = 900,
-    memory_mb: int = 3072,
-    sandbox: str = "auto",
+    limits: Limits | None = None,
+    sandbox: str = "bwrap",
 ) -> Config:
     """The configuration every nbgrader step here runs with.
 
     ``root`` is the nbgrader course directory; ``source`` and ``release`` are
-    folders below it (or absolute paths).
+    folders below it (or absolute paths). ``limits`` and ``sandbox`` reach the
+    autograde steps (grader/execute.py) unchanged.
     """
     from grader.stubs import NamedStubs
 
@@ -67,24 +74,36 @@ def nbgrader_config(
     from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
-    # Execution happens in the sandbox, never in nbgrader's own process tree (grader/execute.py).
-    from nbgrader.converters import Autograde
+    # Autograde: execution in the sandbox, then the trusted verdicts right after it; nbgrader's
+    # SaveAutoGrades (scores from the kernel's outputs) is not in the pipeline at all (grader/execute.py).
+    from grader.execute import SandboxedExecute, SaveVerdicts
 
-    from grader.execute import SandboxedExecute
-
-    c.Autograde.autograde_preprocessors = [
-        SandboxedExecute if p.__name__ == "Execute" else p
-        for p in Autograde.class_traits()["autograde_preprocessors"].default()
-    ]
-    c.SandboxedExecute.work_root = str(root / "sandbox")
-    c.SandboxedExecute.protocol_root = str(root / "protocol")
+    c.Autograde.autograde_preprocessors = autograde_preprocessors()
+    limits = limits or Limits()
+    for step in (SandboxedExecute, SaveVerdicts):
+        getattr(c, step.__name__).grading_root = str(root)
+        getattr(c, step.__name__).limits = limits
     c.SandboxedExecute.sandbox = sandbox
-    c.SandboxedExecute.cell_timeout = cell_timeout
-    c.SandboxedExecute.notebook_timeout = notebook_timeout
-    c.SandboxedExecute.memory_mb = memory_mb
     c.Autograde.create_student = True
     c.Exchange.root = str(root / "exchange")
     return c
+
+
+def autograde_preprocessors() -> list[type]:
+    """nbgrader's autograde steps, with Execute replaced by SandboxedExecute + SaveVerdicts and
+    SaveAutoGrades removed."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute, SaveAutoGrades
+
+    from grader.execute import SandboxedExecute, SaveVerdicts
+
+    steps: list[type] = []
+    for p in Autograde.class_traits()["autograde_preprocessors"].default():
+        if p is Execute:
+            steps += [SandboxedExecute, SaveVerdicts]
+        elif p is not SaveAutoGrades:
+            steps.append(p)
+    return steps
 
 
 def _default_generate_preprocessors() -> list[type]:

@@ -1,4 +1,4 @@
-"""Which exercises a graded test cell checks, read from the trusted source notebook.
+"""Graded-cell discovery: which cells are auto-graded, their points, and which exercises each one checks.
 
 A graded test cell names its exercises in ``hidden_test("topic.function", fn)``
 calls. The names are read with ``ast`` from solutions/ (never from the

@@ -1,51 +1,85 @@
-"""Grading as a pipeline of small named steps.
+"""Grading a batch: one straight path per submission, under a lock on the grading folder.
 
-Once per batch, ``prepare`` copies the trusted source notebooks into the
-grading folder and records them in the gradebook (nbgrader
-generate_assignment). Then, for every submission, the steps of ``STEPS`` run
-in order; a step that fails ends that submission with a status and a reason,
-and the batch goes on. Last, ``export`` writes the grade tables.
+This module owns the order of things. ``grade_batch`` takes the lock on the
+grading folder (``--out``; a second grader waits or is refused), refuses to
+start without a working sandbox unless ``--sandbox none`` was asked for,
+finds the submissions (refusing symbolic links), records the trusted source
+notebooks in the gradebook once (``prepare``), runs the steps of ``STEPS``
+for every submission and last writes the tables (grader/report.py).
+
+The steps of one submission:
+
+1. ``check_ids``: plain ids only (they become folder names and database keys).
+2. ``stage``: a fresh copy into ``submitted/``: regular files only, read without
+   following a link, within the size limits; links, special files and names
+   that are not UTF-8 are refused, each with a reason.
+3. ``autograde``: nbgrader autograde, whose pipeline the grader extends
+   (grader/execute.py): sanitize, execute in the sandbox, judge and write the
+   trusted scores, then nbgrader's own remaining steps.
+4. ``collect``: the notebook run reports written during autograde become the
+   submission's per-cell results.
+5. ``feedback``: nbgrader generate_feedback, then the HTML is sanitized
+   (grader/feedback.py).
+
+A step that fails (a ``StepError``, an ``OSError`` such as a full disk, or a
+bug) ends that submission with status ``error`` and a reason; its auto-graded
+cells score 0, and the batch goes on. Each submission's result is saved in
+``runs/`` as soon as it is known, so the tables always cover every submission
+ever graded into the folder, each exactly once.
 
 The grading folder (``--out``) is an nbgrader course directory:
 
-    source/<assignment>/            trusted copy of solutions/
+    source/<assignment>/                trusted copy of solutions/
     submitted/<student>/<assignment>/   the submissions, copied in
-    autograded/, feedback/          written by nbgrader
-    protocol/<student>/<assignment>/    hidden inputs, harvested results, run reports (never in a sandbox)
-    sandbox/<student>/<assignment>/     the working copy a notebook runs in (rebuilt for every run)
-    gradebook.db, grades.csv, results.csv, results.json, logs/
+    autograded/, feedback/              written by nbgrader
+    runs/<student>/<assignment>/        run reports and the submission's result (never in a sandbox)
+    sandbox/                            working copies, removed after each run
+    gradebook.db, grades.csv, results.csv, results.json, logs/, .grader_secret, .grader.lock
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
 import json
+import os
 import re
 import secrets
 import shutil
+import stat
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from grader import hidden, static, verdict
+from grader import hidden, text
 from grader.course import COURSE_ID, SOLUTIONS, assignments, nbgrader_config
+from grader.execute import SECRET_FILE, run_report_path
+from grader.settings import MB, Limits
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+LOCK_FILE = ".grader.lock"
+RESULT_FILE = "result.json"
 
 
 class StepError(Exception):
     """A submission cannot go on; the message is the reason the student and instructor see."""
 
 
+class GradingRefusedError(Exception):
+    """The batch cannot start (no sandbox, a linked folder, another grader on the folder); the message says why."""
+
+
 @dataclass
 class Workspace:
     root: Path
-    cell_timeout: int = 120
-    notebook_timeout: int = 900
-    memory_mb: int = 3072
-    sandbox: str = "auto"
+    limits: Limits = field(default_factory=Limits)
+    sandbox: str = "bwrap"
 
     @property
     def db_url(self) -> str:
@@ -53,30 +87,35 @@ class Workspace:
 
     @property
     def secret(self) -> bytes:
-        path = self.root / ".grader_secret"
+        path = self.root / SECRET_FILE
         if not path.exists():
-            path.write_bytes(secrets.token_bytes(32))
-            path.chmod(0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
         return path.read_bytes()
 
     def api(self):
         from nbgrader.apps import NbGraderAPI
 
-        return NbGraderAPI(config=nbgrader_config(
-            self.root, db_url=self.db_url, cell_timeout=self.cell_timeout, notebook_timeout=self.notebook_timeout,
-            memory_mb=self.memory_mb, sandbox=self.sandbox))
+        return NbGraderAPI(config=nbgrader_config(self.root, db_url=self.db_url, limits=self.limits,
+                                                  sandbox=self.sandbox))
 
     def source_notebooks(self, assignment: str) -> list[Path]:
         return sorted((self.root / "source" / assignment).glob("*.ipynb"))
 
-    def protocol_dir(self, student: str, assignment: str) -> Path:
-        return self.root / "protocol" / student / assignment
+    def runs_dir(self, student: str, assignment: str) -> Path:
+        return self.root / "runs" / student / assignment
 
-    def log(self, student: str, assignment: str, text: str) -> None:
-        logs = self.root / "logs"
-        logs.mkdir(exist_ok=True)
-        with open(logs / f"{student}__{assignment}.log", "a") as f:
-            f.write(text.rstrip() + "\n")
+    def log(self, student: str, assignment: str, message: str) -> None:
+        """Append to the submission's log; never raises (a full disk must not stop the batch here)."""
+        try:
+            logs = self.root / "logs"
+            logs.mkdir(exist_ok=True)
+            name = f"{student}__{assignment}" if _ID.match(student) and _ID.match(assignment) else "refused"
+            with open(logs / f"{name}.log", "a", encoding="utf-8", errors="backslashreplace") as f:
+                f.write(text.clean(message).rstrip() + "\n")
+        except OSError:
+            pass
 
 
 @dataclass
@@ -90,13 +129,39 @@ class Submission:
     max_score: float = 0.0
     cells: list[dict] = field(default_factory=list)
     runs: list[dict] = field(default_factory=list)
-    cases: dict[str, list[dict]] = field(default_factory=dict, repr=False)
 
     def summary(self) -> dict:
         d = asdict(self)
-        d.pop("cases")
         d["path"] = str(self.path)
-        return d
+        return text.clean_data(json.loads(json.dumps(d, default=str)))  # plain, encodable data only
+
+    def note(self, message: str) -> None:
+        self.reason = "; ".join(m for m in (self.reason, message) if m)
+
+
+# -- the folder lock -------------------------------------------------------------
+
+@contextmanager
+def folder_lock(out: Path, *, wait: bool = False) -> Iterator[None]:
+    """Hold the grading folder for one grader. Another one waits (``wait``) or is refused with a reason.
+
+    An advisory ``flock``: the kernel drops it when the holder exits, however it ends (SIGKILL included)."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "backslashreplace").strip() or "another process"
+            raise GradingRefusedError(
+                f"another grader is already grading into {text.name(out)} ({holder}); wait for it to finish "
+                "(or pass --wait), or grade into another --out folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 # -- once per batch ------------------------------------------------------------
@@ -104,6 +169,7 @@ class Submission:
 def prepare(ws: Workspace, assignment_ids: list[str], source: Path = SOLUTIONS) -> None:
     """Copy the trusted notebooks in and record their cells in the gradebook."""
     ws.root.mkdir(parents=True, exist_ok=True)
+    ws.secret  # noqa: B018 (created once, before any run needs it)
     api = ws.api()
     for aid in assignment_ids:
         src, dst = source / aid, ws.root / "source" / aid
@@ -117,13 +183,33 @@ def prepare(ws: Workspace, assignment_ids: list[str], source: Path = SOLUTIONS) 
 
 
 def discover(submissions: Path, known: list[str]) -> list[Submission]:
-    """Every student_id/assignment folder under ``submissions``, known assignments only."""
+    """Every student_id/assignment folder under ``submissions``, known assignments only.
+
+    Links are never followed: a student or assignment folder that is a symbolic link ends as an
+    ``error`` with the reason, so nothing outside ``submissions`` is read."""
+    if submissions.is_symlink():
+        raise GradingRefusedError(f"{text.name(submissions)} is a symbolic link: give the submissions folder itself")
     found = []
-    for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
-        for adir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
-            sub = Submission(student_dir.name, adir.name, adir)
-            if adir.name not in known:
-                sub.status, sub.reason = "skipped", f"unknown assignment {adir.name!r} (known: {', '.join(known)})"
+    for student_dir in sorted(os.scandir(submissions), key=lambda e: e.name):
+        if student_dir.is_symlink():
+            sub = Submission(student_dir.name, "", Path(student_dir.path), status="error")
+            sub.reason = (f"the student folder {text.name(student_dir.name)} is a symbolic link: refused "
+                          "(nothing outside the submissions folder is read)")
+            found.append(sub)
+            continue
+        if not student_dir.is_dir(follow_symlinks=False):
+            continue
+        for adir in sorted(os.scandir(student_dir.path), key=lambda e: e.name):
+            sub = Submission(student_dir.name, adir.name, Path(adir.path))
+            if adir.is_symlink():
+                sub.status = "error"
+                sub.reason = (f"the assignment folder {text.name(adir.name)} is a symbolic link: refused "
+                              "(nothing outside the submissions folder is read)")
+            elif not adir.is_dir(follow_symlinks=False):
+                continue
+            elif adir.name not in known:
+                sub.status = "skipped"
+                sub.reason = f"unknown assignment {text.name(adir.name)!r} (known: {', '.join(known)})"
             found.append(sub)
     return found
 
@@ -134,73 +220,97 @@ def check_ids(ws: Workspace, sub: Submission) -> None:
     """Ids become folder names and database keys: allow only plain ones."""
     for what, value in (("student id", sub.student), ("assignment id", sub.assignment)):
         if not _ID.match(value):
-            raise StepError(f"invalid {what} {value!r}: use letters, digits, '_', '-' and '.'")
-
-
-MAX_NOTEBOOK_BYTES = 50 * 2**20
-MAX_SUBMISSION_BYTES = 200 * 2**20
+            raise StepError(f"invalid {what} {text.name(value)!r}: use letters, digits, '_', '-' and '.'")
 
 
 def stage(ws: Workspace, sub: Submission) -> None:
-    """Copy the submission into submitted/: regular files and folders only (a symbolic
-    link could point at the solutions or the gradebook), within size limits. A fresh copy
-    each time, so regrading loses nothing."""
+    """Copy the submission into submitted/: regular files and folders only, never through a link (one could
+    point at the solutions or the gradebook), within size limits. A fresh copy each time."""
+    limits = ws.limits
     dest = ws.root / "submitted" / sub.student / sub.assignment
     if dest.exists():
         shutil.rmtree(dest)
-    notes = []
-    dropped: list[str] = []
+    dest.mkdir(parents=True)
+    refused: dict[str, list[str]] = {"symbolic links": [], "special files": [], "names that are not UTF-8": []}
     total = 0
-    for src in sorted(sub.path.rglob("*")):
-        rel = src.relative_to(sub.path)
-        if ".ipynb_checkpoints" in rel.parts:
-            continue
-        if src.is_symlink() or not (src.is_file() or src.is_dir()):
-            dropped.append(str(rel))
-            continue
-        if src.is_dir():
-            (dest / rel).mkdir(parents=True, exist_ok=True)
-            continue
-        size = src.stat().st_size
-        total += size
-        if src.suffix == ".ipynb" and size > MAX_NOTEBOOK_BYTES:
-            raise StepError(f"{rel} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
-        if total > MAX_SUBMISSION_BYTES:
-            raise StepError(f"the submission is larger than {MAX_SUBMISSION_BYTES // 2**20} MB")
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest / rel)
-    if dropped:
-        notes.append(f"ignored links and special files: {', '.join(dropped[:5])}")
+    for folder, dirs, files in os.walk(sub.path, followlinks=False):
+        rel_dir = Path(folder).relative_to(sub.path)
+        keep = []
+        for d in sorted(dirs):
+            rel = rel_dir / d
+            if d == ".ipynb_checkpoints":
+                continue
+            if os.path.islink(os.path.join(folder, d)):
+                refused["symbolic links"].append(text.name(rel))
+            elif not text.is_utf8_name(d):
+                refused["names that are not UTF-8"].append(text.name(rel))
+            else:
+                keep.append(d)
+                (dest / rel).mkdir()
+        dirs[:] = keep
+        for name in sorted(files):
+            rel = rel_dir / name
+            if not text.is_utf8_name(name):
+                refused["names that are not UTF-8"].append(text.name(rel))
+                continue
+            kind = _copy_plain_file(Path(folder) / name, dest / rel, limits.max_submission_mb * MB - total)
+            if kind is not None:
+                refused[kind].append(text.name(rel))
+                continue
+            size = (dest / rel).stat().st_size
+            total += size
+            if rel.suffix == ".ipynb" and size > limits.max_staged_notebook_mb * MB:
+                raise StepError(f"{text.name(rel)} is larger than {limits.max_staged_notebook_mb} MB")
+    notes = [f"refused {kind}: {', '.join(sorted(names)[:5])}" + (" ..." if len(names) > 5 else "")
+             for kind, names in refused.items() if names]
     expected = {p.name for p in ws.source_notebooks(sub.assignment)}
     present = {p.name for p in dest.glob("*.ipynb")}
-    for name in sorted(expected & present):
+    for nb_name in sorted(expected & present):
         try:
-            nb = nbformat.read(str(dest / name), as_version=4)
+            nb = nbformat.read(str(dest / nb_name), as_version=4)
             if not isinstance(nb.get("cells"), list):
                 raise ValueError("no cells")
         except Exception as exc:
-            raise StepError(f"{name} is not a readable notebook ({type(exc).__name__}: {str(exc)[:200]})") from None
+            raise StepError(f"{nb_name} is not a readable notebook ({type(exc).__name__}: "
+                            f"{text.clean(str(exc)[:200])})") from None
+        cleaned = text.clean_data(nb)
+        if cleaned != nb:   # lone surrogates (JSON escapes) in a cell: escaped, so that every later write works
+            nbformat.write(nbformat.from_dict(cleaned), str(dest / nb_name))
+            notes.append(f"{nb_name}: text that cannot be encoded was escaped")
     if not expected & present:
-        raise StepError(f"no notebook of {sub.assignment} in the submission (expected {', '.join(sorted(expected))})")
+        raise StepError(f"no notebook of {sub.assignment} in the submission (expected {', '.join(sorted(expected))})"
+                        + (f"; {'; '.join(notes)}" if notes else ""))
     missing = expected - present
     if missing:
         notes.append(f"missing notebook(s) scored 0: {', '.join(sorted(missing))}")
-    sub.reason = "; ".join(notes)
+    sub.note("; ".join(notes))
 
 
-def write_hidden_inputs(ws: Workspace, sub: Submission) -> None:
-    """Draw this student's hidden cases (secret seed) and hand them to the kernel as data."""
-    sub.cases = {}
-    for nb in ws.source_notebooks(sub.assignment):
-        for cell in hidden.graded_test_cells(nb).values():
-            for name in cell["exercises"]:
-                seed = verdict.seed_for(ws.secret, sub.assignment, sub.student, name)
-                sub.cases[name] = verdict.hidden_cases(name, seed)
-    verdict.write_inputs(ws.protocol_dir(sub.student, sub.assignment), sub.cases)
+def _copy_plain_file(src: Path, dest: Path, budget: int) -> str | None:
+    """Copy one regular file without following a link; returns why it was refused, or None."""
+    try:
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic links"
+        raise
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "special files"
+        with open(dest, "wb") as out:
+            while chunk := f.read(MB):
+                budget -= len(chunk)
+                if budget < 0:
+                    raise StepError("the submission is larger than the limit for a whole submission")
+                out.write(chunk)
+    return None
 
 
 def autograde(ws: Workspace, sub: Submission) -> None:
-    """nbgrader autograde: restore locked and test cells from source, execute the notebook."""
+    """nbgrader autograde: restore locked and test cells from source, execute in the sandbox, write verdicts."""
+    runs = ws.runs_dir(sub.student, sub.assignment)
+    for stale in runs.glob("*.json") if runs.exists() else []:
+        stale.unlink()
     result = ws.api().autograde(sub.assignment, sub.student, force=True, create=True)
     ws.log(sub.student, sub.assignment, result.get("log", ""))
     if not result["success"]:
@@ -208,66 +318,35 @@ def autograde(ws: Workspace, sub: Submission) -> None:
         raise StepError(_explain(result.get("log", "") + result.get("error", "")))
 
 
-def judge(ws: Workspace, sub: Submission) -> None:
-    """Compare the recorded results with the reference here, and write the points."""
-    from nbgrader.api import Gradebook
-
-    pdir = ws.protocol_dir(sub.student, sub.assignment)
-    notes = [sub.reason] if sub.reason else []
-    for report in sorted(pdir.glob("run-*.json")):
-        run = json.loads(report.read_text())
-        sub.runs.append(run)
-        if run["status"] != "ok":
-            notes.append(f"{run['notebook']}: {run['detail']}")
-        if run["sandbox"] == "none":
-            notes.append("graded WITHOUT a sandbox (bubblewrap missing)")
-    sub.reason = "; ".join(dict.fromkeys(notes))
-    with Gradebook(ws.db_url, COURSE_ID) as gb:
-        for nb_path in ws.source_notebooks(sub.assignment):
-            nb_id = nb_path.stem
-            graded = hidden.graded_test_cells(nb_path)
-            done = ws.root / "autograded" / sub.student / sub.assignment / nb_path.name
-            nb = nbformat.read(str(done), as_version=4) if done.exists() else None
-            functions = [n.split(".", 1)[1] for c in graded.values() for n in c["exercises"]]
-            cheats = static.reference_users(nb, functions) if nb is not None else set()
-            for grade_id, cell in graded.items():
-                v = verdict.judge_cell(grade_id, cell["points"], cell["exercises"], sub.cases, pdir)
-                for name in cell["exercises"]:
-                    if name.split(".", 1)[1] in cheats:
-                        v.score = 0.0
-                        v.reasons.append(f"{name}: your function uses dlcourse.reference; it must compute "
-                                         "its result itself, so it earns nothing")
-                grade = gb.find_grade(grade_id, nb_id, sub.assignment, sub.student)
-                grade.auto_score = v.score
-                grade.needs_manual_grade = False
-                sub.cells.append({"notebook": nb_id, "grade_id": grade_id, "score": v.score,
-                                  "points": v.points, "reasons": v.reasons})
-                if nb is not None:
-                    _attach(nb, grade_id, v.text())
-            gb.db.commit()
-            if nb is not None:
-                nbformat.write(nb, str(done))
-
-
-def _attach(nb, grade_id: str, text: str) -> None:
-    """Show the verdict under its test cell, so the feedback says why.
-
-    A traceback quotes the cell's source around the failing line, hidden
-    tests included: keep only its last line (the error itself).
-    """
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
-            for out in cell.outputs:
-                if out.get("output_type") == "error":
-                    out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
-            cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text="\n" + text + "\n"))
+def collect(ws: Workspace, sub: Submission) -> None:
+    """The run reports SaveVerdicts wrote, as the submission's cells; a notebook that was not run scores 0."""
+    for nb_path in ws.source_notebooks(sub.assignment):
+        report = run_report_path(ws.root, sub.student, sub.assignment, nb_path.stem)
+        if report.exists():
+            run = json.loads(report.read_text(encoding="utf-8"))
+            sub.cells += run.pop("cells")
+            sub.runs.append(run)
+            if run["status"] != "ok":
+                sub.note(f"{run['notebook']}: {run['detail']}")
+            if run["sandbox"] == "none":
+                sub.note("graded WITHOUT a sandbox (--sandbox none)")
+            continue
+        for grade_id, cell in hidden.graded_test_cells(nb_path).items():
+            sub.cells.append({"notebook": nb_path.stem, "grade_id": grade_id, "score": 0.0,
+                              "points": cell["points"], "reasons": [f"{nb_path.name} was not submitted"]})
+    sub.reason = "; ".join(dict.fromkeys(r for r in sub.reason.split("; ") if r))
 
 
 def feedback(ws: Workspace, sub: Submission) -> None:
+    """nbgrader generate_feedback, then every feedback page is sanitized."""
+    from grader import feedback as fb
+
     result = ws.api().generate_feedback(sub.assignment, sub.student, force=True)
     if not result["success"]:
         ws.log(sub.student, sub.assignment, result.get("log", "") + result.get("error", ""))
         raise StepError("could not write the feedback: " + _last_line(result.get("log", "")))
+    for page in sorted((ws.root / "feedback" / sub.student / sub.assignment).rglob("*.html")):
+        fb.sanitize_file(page)
 
 
 _METADATA = re.compile(r"metadata may be corrupted|does not have a grade_id|schema version|find_graded_cell|"
@@ -280,63 +359,88 @@ def _explain(log: str) -> str:
         return ("the notebook's nbgrader cell metadata was changed (grade ids, points, cell types or schema version), "
                 "so it cannot be matched with the assignment; redo the exercises in a fresh copy of the notebook")
     errors = [ln.strip() for ln in log.splitlines() if re.search(r"\w(Error|Exception): ", ln)]
-    return "nbgrader could not grade the notebook: " + (errors[-1][:300] if errors else _last_line(log))
+    return "nbgrader could not grade the notebook: " + text.clean(errors[-1][:300] if errors else _last_line(log))
 
 
-def _last_line(text: str) -> str:
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else "no details"
+def _last_line(log: str) -> str:
+    lines = [ln for ln in log.strip().splitlines() if ln.strip()]
+    return text.clean(lines[-1][:300]) if lines else "no details"
+
+
+def _os_reason(exc: OSError) -> str:
+    code = errno.errorcode.get(exc.errno or 0, "")
+    where = f": {text.name(exc.filename)}" if exc.filename else ""
+    return f"{exc.strerror or type(exc).__name__}{f' ({code})' if code else ''}{where}"
 
 
 Step = Callable[[Workspace, Submission], None]
-STEPS: list[Step] = [check_ids, stage, write_hidden_inputs, autograde, judge, feedback]
+STEPS: list[Step] = [check_ids, stage, autograde, collect, feedback]
 
 
 def grade_one(ws: Workspace, sub: Submission, steps: list[Step] = STEPS) -> Submission:
-    """Run the steps; never raises for a bad submission."""
+    """Run the steps; never raises for a bad submission, a full disk or a grader bug."""
     if sub.status == "skipped":
         return sub
-    for step in steps:
-        try:
-            step(ws, sub)
-        except StepError as exc:
-            sub.status, sub.reason = "error", f"{step.__name__}: {exc}"
-            _zero(ws, sub)
-            break
-        except Exception as exc:  # a grader bug must not stop the batch either
-            sub.status, sub.reason = "error", f"{step.__name__}: internal error {type(exc).__name__}: {exc}"
-            ws.log(sub.student, sub.assignment, sub.reason)
-            _zero(ws, sub)
-            break
-    else:
-        sub.status = "graded"
-    _totals(ws, sub)
+    if sub.status == "pending":
+        for step in steps:
+            try:
+                step(ws, sub)
+            except StepError as exc:
+                sub.status, sub.reason = "error", f"{step.__name__}: {text.clean(exc)}"
+                break
+            except OSError as exc:
+                sub.status, sub.reason = "error", f"{step.__name__}: {_os_reason(exc)}"
+                break
+            except Exception as exc:  # a grader bug must not stop the batch either
+                sub.status = "error"
+                sub.reason = f"{step.__name__}: internal error {type(exc).__name__}: {text.clean(exc)}"
+                break
+        else:
+            sub.status = "graded"
+    if sub.status == "error":
+        ws.log(sub.student, sub.assignment, sub.reason)
+        _guarded(ws, sub, "recording the score 0", _zero)
+    _guarded(ws, sub, "reading the totals", _totals)
+    _guarded(ws, sub, "saving the result", save_result)
     return sub
+
+
+def _guarded(ws: Workspace, sub: Submission, what: str, action: Callable[[Workspace, Submission], None]) -> None:
+    try:
+        action(ws, sub)
+    except Exception as exc:  # the disk or the database failed: say so, and go on with the batch
+        sub.status = "error"
+        why = _os_reason(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {text.clean(exc)[:300]}"
+        sub.note(f"{what}: {why}")
 
 
 def _zero(ws: Workspace, sub: Submission) -> None:
     """A submission that could not be graded scores 0 in the gradebook (so export shows it)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    if not _ID.match(sub.student):
+    if not (_ID.match(sub.student) and _ID.match(sub.assignment)) or not (ws.root / "gradebook.db").exists():
         return
     with Gradebook(ws.db_url, COURSE_ID) as gb:
-        gb.update_or_create_student(sub.student)
         try:
-            submission = gb.update_or_create_submission(sub.assignment, sub.student)
+            gb.find_assignment(sub.assignment)
         except MissingEntry:
             return
+        gb.update_or_create_student(sub.student)
+        submission = gb.update_or_create_submission(sub.assignment, sub.student)
         for nb in submission.notebooks:
             for grade in nb.grades:
                 if grade.auto_score is None or grade.cell.cell_type == "code":
                     grade.auto_score = 0
                     grade.needs_manual_grade = False
         gb.db.commit()
+    sub.cells = [{**c, "score": 0.0} for c in sub.cells]
 
 
 def _totals(ws: Workspace, sub: Submission) -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
+    if not (_ID.match(sub.student) and _ID.match(sub.assignment)) or not (ws.root / "gradebook.db").exists():
+        return
     with Gradebook(ws.db_url, COURSE_ID) as gb:
         try:
             s = gb.find_submission(sub.assignment, sub.student)
@@ -345,30 +449,55 @@ def _totals(ws: Workspace, sub: Submission) -> None:
         sub.score, sub.max_score = float(s.score), float(s.max_score)
 
 
-def grade_batch(submissions: Path, out: Path, *, only: list[str] | None = None, cell_timeout: int = 120,
-                notebook_timeout: int = 900, memory_mb: int = 3072, sandbox: str = "auto",
-                source: Path = SOLUTIONS) -> list[Submission]:
-    """Grade every submission under ``submissions`` into the grading folder ``out``."""
-    from grader import report
-    from grader.execute import WARNING
-    from grader.sandbox import bwrap_available
+def result_path(ws: Workspace, sub: Submission) -> Path:
+    """Where the submission's result is kept: by id, or (ids that cannot be folder names) by a hash of them."""
+    if _ID.match(sub.student) and _ID.match(sub.assignment):
+        return ws.runs_dir(sub.student, sub.assignment) / RESULT_FILE
+    key = hashlib.sha256(repr((sub.student, sub.assignment)).encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    return ws.root / "runs" / ".refused" / f"{key}.json"
 
-    ws = Workspace(out.resolve(), cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
-                   memory_mb=memory_mb, sandbox=sandbox)
+
+def save_result(ws: Workspace, sub: Submission) -> None:
+    path = result_path(ws, sub)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text.write_text(path, json.dumps(sub.summary(), indent=1))
+
+
+def grade_batch(submissions: Path, out: Path, *, only: list[str] | None = None, limits: Limits | None = None,
+                sandbox: str = "bwrap", source: Path = SOLUTIONS, wait: bool = False) -> list[Submission]:
+    """Grade every submission under ``submissions`` into the grading folder ``out``.
+
+    Raises GradingRefusedError (nothing graded, nothing written) when the sandbox is missing and ``sandbox`` is not
+    "none", when a folder given is a symbolic link, or when another grader holds ``out``."""
+    from grader import report
+    from grader.sandbox import bwrap_available, bwrap_problem
+
+    if sandbox not in ("bwrap", "none"):
+        raise ValueError(f"sandbox must be 'bwrap' or 'none', got {sandbox!r}")
     if sandbox == "bwrap" and not bwrap_available():
-        raise SystemExit("error: --sandbox bwrap, but bubblewrap (bwrap) is missing or cannot create namespaces here")
-    if sandbox == "auto" and not bwrap_available():
-        print("WARNING: " + WARNING, file=sys.stderr, flush=True)
-    known = only or assignments(source)
-    subs = discover(submissions, known)
-    prepare(ws, sorted({s.assignment for s in subs if s.status != "skipped"}), source)
-    for sub in subs:
-        grade_one(ws, sub)
-        print(f"{sub.student}/{sub.assignment}: {sub.status} {sub.score:g}/{sub.max_score:g}"
-              + (f" ({sub.reason})" if sub.reason else ""), flush=True)
-    report.export(ws, subs)
+        raise GradingRefusedError(
+            f"{bwrap_problem()}. Refusing to grade without a sandbox: install bubblewrap, or pass "
+            "--sandbox none to grade without one (README says what that gives up)")
+    for what, folder in (("submissions folder", submissions), ("grading folder", out)):
+        if folder.is_symlink():
+            raise GradingRefusedError(f"the {what} {text.name(folder)} is a symbolic link: give the folder itself")
+    if not submissions.is_dir():
+        raise GradingRefusedError(f"{text.name(submissions)} is not a folder of student_id/assignment/ submissions")
+    ws = Workspace(out.resolve(), limits or Limits(), sandbox)
+    with folder_lock(ws.root, wait=wait):
+        if sandbox == "none":
+            print("WARNING: grading WITHOUT a sandbox (--sandbox none): submissions run as this user and can read "
+                  "what it can read. See README.", file=sys.stderr, flush=True)
+        known = only or assignments(source)
+        subs = discover(submissions, known)
+        prepare(ws, sorted({s.assignment for s in subs if s.status == "pending"}), source)
+        for sub in subs:
+            grade_one(ws, sub)
+            print(text.clean(f"{sub.student}/{sub.assignment}: {sub.status} {sub.score:g}/{sub.max_score:g}"
+                             + (f" ({sub.reason})" if sub.reason else "")), flush=True)
+        report.export(ws)
     return subs
 
 
 def load_results(out: Path) -> list[dict]:
-    return json.loads((out / "results.json").read_text())
+    return json.loads((out / "results.json").read_text(encoding="utf-8"))

@@ -1,16 +1,33 @@
-"""Runs INSIDE the grading sandbox: execute one notebook and write it back.
+"""Runs INSIDE the grading sandbox: execute one notebook and report it to the grader through a pipe.
 
-    python runner.py NOTEBOOK OUTPUT --cell-timeout S --max-output-bytes N
+    python runner.py NOTEBOOK --report-fd FD [--copy-from DIR] --cell-timeout S ...
 
-It only uses nbformat and nbclient, so it works where the grader's own code
-is not visible. What it writes is untrusted on the way out: the grader takes
-only the cells' outputs from it, by position, after checking its size.
+It owns the sandbox's side of a run: copying the submission from its read-only
+mount into the sandbox's own writable space (``--copy-from``; a tmpfs with a
+size quota), executing the notebook with nbclient (each cell interrupted at
+its time limit, the outputs kept within a byte budget), and reporting on the
+file descriptor ``--report-fd``. The report is one JSON object a line: a
+heartbeat when the kernel is up and before each cell (the grader stops a
+sandbox that goes silent, see grader/sandbox.py), then ``{"event": "done"}``
+with the run's status, the executed notebook and the results files the
+kernel recorded (base64). Nothing is written for the grader anywhere else.
+
+The runner makes itself non-dumpable and the report descriptor
+non-inheritable before the kernel starts, so the kernel cannot reach that
+descriptor (and ptrace is denied anyway). It only uses nbformat and nbclient,
+so it works where the grader's own code is not visible. Everything it sends
+is untrusted on the grader's side.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import os
+import re
+import shutil
+import stat
 import sys
 import time
 from pathlib import Path
@@ -19,16 +36,35 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+_RESULT_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,100}\.json$")
+MAX_RESULT_FILES = 200
+
+
+class Reporter:
+    """JSON lines on the report descriptor; a broken pipe (the grader gave up) ends the runner."""
+
+    def __init__(self, fd: int):
+        os.set_inheritable(fd, False)
+        self.file = os.fdopen(fd, "wb", buffering=0)
+
+    def send(self, **message) -> None:
+        data = (json.dumps(message, ensure_ascii=True, default=str) + "\n").encode("ascii")
+        try:
+            self.file.write(data)
+        except BrokenPipeError:
+            os._exit(3)
+
 
 class CappedClient(NotebookClient):
-    """An nbclient that stops keeping outputs past a byte budget (gigabytes of print)."""
+    """An nbclient that reports each cell, and stops keeping outputs past a byte budget."""
 
-    max_output_bytes = 20_000_000
+    max_output_bytes = 0   # set from --max-output-bytes
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, reporter: Reporter | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._seen = 0
         self._capped = False
+        self._reporter = reporter
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
@@ -38,11 +74,19 @@ class CappedClient(NotebookClient):
                 self._capped = True
                 outs.append(nbformat.v4.new_output(
                     "stream", name="stderr",
-                    text=f"\n[grader] output over {self.max_output_bytes // 1_000_000} MB: the rest is dropped\n"))
+                    text=f"\n[grader] output over {self.max_output_bytes // 2**20} MB: the rest is dropped\n"))
             return None
         return super().output(outs, msg, display_id, cell_index)
 
+    async def async_start_new_kernel_client(self):
+        result = await super().async_start_new_kernel_client()
+        if self._reporter:
+            self._reporter.send(event="kernel")
+        return result
+
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if self._reporter:
+            self._reporter.send(event="cell", index=cell_index)
         start = time.monotonic()
         result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         if time.monotonic() - start >= self.timeout and cell.cell_type == "code":
@@ -53,18 +97,87 @@ class CappedClient(NotebookClient):
         return result
 
 
-def main() -> int:
+def _not_dumpable() -> None:
+    """No /proc/<runner>/fd or /proc/<runner>/mem for the kernel (it runs as the same user)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError):
+        pass
+
+
+def copy_submission(source: Path, dest: Path) -> None:
+    """The submission's regular files and folders, from the read-only mount into the writable space."""
+    for folder, dirs, files in os.walk(source):
+        rel = Path(folder).relative_to(source)
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+        for name in files:
+            src = Path(folder) / name
+            if stat.S_ISREG(os.lstat(src).st_mode):
+                shutil.copyfile(src, dest / rel / name)
+
+
+def collect_results(folder: Path, max_bytes: int) -> tuple[dict[str, str], list[str]]:
+    """The results files the kernel wrote (regular files only, within ``max_bytes`` together), base64."""
+    found: dict[str, str] = {}
+    skipped: list[str] = []
+    total = 0
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return found, skipped
+    for name in names[:MAX_RESULT_FILES]:
+        if not _RESULT_NAME.match(name):
+            skipped.append(name)
+            continue
+        try:
+            fd = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            skipped.append(name)
+            continue
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                skipped.append(name)
+                continue
+            data = f.read(max_bytes - total + 1)
+        total += len(data)
+        if total > max_bytes:
+            skipped.append(name)
+            break
+        found[name] = base64.b64encode(data).decode("ascii")
+    return found, skipped
+
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("notebook", type=Path)
-    p.add_argument("output", type=Path)
-    p.add_argument("--cell-timeout", type=int, default=120)
-    p.add_argument("--max-output-bytes", type=int, default=20_000_000)
-    args = p.parse_args()
+    p.add_argument("--report-fd", type=int, required=True)
+    p.add_argument("--copy-from", type=Path, default=None)
+    p.add_argument("--results-dir", type=Path, required=True)
+    p.add_argument("--cell-timeout", type=int, required=True)
+    p.add_argument("--kernel-start-timeout", type=int, required=True)
+    p.add_argument("--max-output-bytes", type=int, required=True)
+    p.add_argument("--max-result-bytes", type=int, required=True)
+    args = p.parse_args(argv)
 
+    reporter = Reporter(args.report_fd)
+    _not_dumpable()
+    reporter.send(event="start")
+    if args.copy_from is not None:
+        try:
+            copy_submission(args.copy_from, args.notebook.parent)
+        except OSError as exc:
+            reporter.send(event="done", status="execution_failed", notebook=None, results={}, skipped=[],
+                          detail=f"the submission does not fit in the sandbox's writable space ({exc.strerror})")
+            return 0
     nb = nbformat.read(str(args.notebook), as_version=4)
     client = CappedClient(
         nb,
+        reporter=reporter,
         timeout=args.cell_timeout,
+        startup_timeout=args.kernel_start_timeout,
         kernel_name="python3",  # whatever the notebook's metadata says
         allow_errors=True,
         interrupt_on_timeout=True,
@@ -78,16 +191,15 @@ def main() -> int:
         resources={"metadata": {"path": str(args.notebook.parent)}},
     )
     client.max_output_bytes = args.max_output_bytes
-    status = {"status": "ok", "detail": ""}
+    status, detail = "ok", ""
     try:
         client.execute()
     except DeadKernelError as exc:
-        status = {"status": "kernel_died", "detail": str(exc)[:300]}
+        status, detail = "kernel_died", str(exc)[:300]
     except Exception as exc:  # nbclient gave up on the notebook
-        status = {"status": "execution_failed", "detail": f"{type(exc).__name__}: {str(exc)[:300]}"}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(args.output))
-    (args.output.parent / (args.output.name + ".status.json")).write_text(json.dumps(status))
+        status, detail = "execution_failed", f"{type(exc).__name__}: {str(exc)[:300]}"
+    results, skipped = collect_results(args.results_dir, args.max_result_bytes)
+    reporter.send(event="done", status=status, detail=detail, notebook=nb, results=results, skipped=skipped)
     return 0
 
 

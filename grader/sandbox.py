@@ -1,107 +1,148 @@
 """Execute a submission's notebook in a sandbox, with limits, from the grader's side.
 
-With bubblewrap (``bwrap``) the notebook runs in fresh namespaces: no network,
-its own process tree, a read-only view of just the system libraries, Python and
-the course library, a private /tmp, and the submission's own working copy
-(mounted at /submission) as the only writable place. Solutions, the gradebook,
-other submissions, the grader and ``dlcourse.reference`` are not there.
+This module owns the sandbox: the bubblewrap command line, the seccomp filter
+it loads (grader/seccomp.py), the cgroups and rlimits, reading the runner's
+report (grader/runner.py) and tearing everything down.
+
+With bubblewrap (``bwrap``) the notebook runs in fresh user, PID, network, IPC
+and UTS namespaces with every capability dropped, no nested user namespaces
+(``--disable-userns``) and a seccomp filter that denies ptrace, mounts and
+new namespaces. It sees a read-only view of just the system libraries, Python
+and the course library (without ``dlcourse.reference`` and
+``dlcourse.exercises``), the staged submission read-only at ``/input``, and
+two writable tmpfs of ``Limits.scratch_mb`` each: ``/submission`` (where the
+runner copies the submission and the notebook runs) and ``/tmp``. Nothing it
+writes lands on the grader's disk: the runner reports the executed notebook
+and the recorded results through a pipe, and the sandbox is killed as soon as
+that report has arrived, when the runner goes silent for longer than a cell
+may run, or at the notebook's time limit.
 
 Around it, on both paths: a cgroup per run caps processes and memory (when the
-machine lets us create one), rlimits cap CPU time, file size and core dumps,
-nbclient caps each cell's time and the output kept, and a wall-clock timeout
-kills the whole run. Without bubblewrap the grader warns loudly and keeps the
-limits and timeouts; see README ("What the sandbox protects against").
+machine lets us create one), rlimits cap CPU time, file size and core dumps.
+``--sandbox none`` keeps only those limits and timeouts (README, "What the
+sandbox protects against").
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
+import select
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dlcourse
+from grader import seccomp
+from grader.settings import HIDDEN_PACKAGES, MB, Limits
+from grader.verdict import GRADING_ENV_VAR, OUTPUTS
 
 RUNNER = Path(__file__).with_name("runner.py")
 INSIDE = Path("/submission")
+INSIDE_INPUT = Path("/input")
 INSIDE_RUNNER = "/opt/dlcourse-grader/runner.py"
+GRADING = ".grading"              # the folder beside the notebook that the protocol uses
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-# Library parts a submission must not reach while grading: the answers, and how they are judged.
-HIDDEN_PACKAGES = ("reference", "exercises")
 BLOCKER = 'raise ImportError("{name} is not available while grading: your function must compute its result itself")\n'
-
-
-@dataclass(frozen=True)
-class Limits:
-    cell_timeout: int = 120          # seconds per cell (then the cell is interrupted)
-    notebook_timeout: int = 900      # seconds for the whole notebook (then everything is killed)
-    memory_mb: int = 3072            # kernel and all it starts
-    max_processes: int = 64
-    max_file_mb: int = 64            # largest file it may write
-    max_output_mb: int = 20          # outputs kept from the notebook
-    max_notebook_mb: int = 100       # executed notebook read back
 
 
 @dataclass
 class RunResult:
     notebook: dict | None            # the executed notebook as JSON data, or None
-    status: str                      # ok, timeout, kernel_died, killed, execution_failed, no_result
+    status: str                      # ok, timeout, stalled, kernel_died, killed, execution_failed, no_result
     detail: str
     seconds: float
     sandbox: str                     # "bwrap" or "none"
+    results: dict[str, bytes] = field(default_factory=dict)   # results file name -> content (untrusted)
 
 
+@functools.cache
 def bwrap_available() -> bool:
+    """bubblewrap is installed and can create every namespace the sandbox uses, here."""
     exe = shutil.which("bwrap")
     if not exe:
         return False
-    probe = subprocess.run([exe, "--unshare-all", "--ro-bind", "/", "/", "true"], capture_output=True, timeout=30)
+    probe = subprocess.run([exe, *_isolation(), "--ro-bind", "/", "/", "true"], capture_output=True, timeout=30)
     return probe.returncode == 0
+
+
+def bwrap_problem() -> str:
+    """Why bubblewrap cannot be used here (for the refusal message)."""
+    exe = shutil.which("bwrap")
+    if not exe:
+        return "bubblewrap (bwrap) is not installed (apt-get install bubblewrap)"
+    probe = subprocess.run([exe, *_isolation(), "--ro-bind", "/", "/", "true"], capture_output=True, timeout=30)
+    why = probe.stderr.decode("utf-8", "backslashreplace").strip()[:300]
+    return f"bubblewrap (bwrap) cannot create the sandbox's namespaces here ({why or probe.returncode})"
+
+
+@functools.cache
+def _supports_disable_userns() -> bool:
+    exe = shutil.which("bwrap")
+    if not exe:
+        return False
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30)
+    return "--disable-userns" in out.stdout + out.stderr
+
+
+def _isolation() -> list[str]:
+    cmd = ["--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    if _supports_disable_userns():
+        cmd.append("--disable-userns")  # no user namespace inside: the seccomp filter says the same
+    return cmd
 
 
 def _library_root() -> Path:
     return Path(dlcourse.__file__).resolve().parent.parent  # the folder holding dlcourse/
 
 
-def _env(inside: bool, work: Path) -> dict[str, str]:
-    """The kernel's whole environment: nothing of the grader's."""
-    home = INSIDE if inside else work
+def kernel_env(home: Path) -> dict[str, str]:
+    """The kernel's whole environment: nothing of the grader's. ``home`` is where the notebook runs."""
     venv_bin = str(Path(sys.executable).parent)
+    inside = home == INSIDE
     return {
         "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "PYTHONSAFEPATH": "1",            # files beside the notebook never shadow packages
+        "PYTHONPATH": str(_library_root()),  # the very library whose hidden packages are blocked
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",
         "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str((INSIDE if inside else work) / ".cache" / "matplotlib"),
-        "IPYTHONDIR": "/tmp/ipython" if inside else str(work / ".cache" / "ipython"),
-        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter" if inside else str(work / ".cache" / "jupyter"),
-        "JUPYTER_CONFIG_DIR": "/tmp/jupyter-config" if inside else str(work / ".cache" / "jupyter-config"),
+        "MPLCONFIGDIR": str(home / ".cache" / "matplotlib"),
+        "IPYTHONDIR": "/tmp/ipython" if inside else str(home / ".cache" / "ipython"),
+        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter" if inside else str(home / ".cache" / "jupyter"),
+        "JUPYTER_CONFIG_DIR": "/tmp/jupyter-config" if inside else str(home / ".cache" / "jupyter-config"),
         "JUPYTER_PLATFORM_DIRS": "1",
         "OMP_NUM_THREADS": "1",  # one kernel per core when grading in parallel; small models lose nothing
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
-        "DLCOURSE_GRADING_DIR": str((INSIDE if inside else work) / ".grading"),
+        GRADING_ENV_VAR: str(home / GRADING),
     }
 
 
-def bwrap_command(work: Path, notebook: str, limits: Limits, blocker_dir: Path) -> list[str]:
-    """The bubblewrap command line: a whitelist of read-only binds plus /submission."""
+def _runner_args(home: Path, notebook: str, limits: Limits, report_fd: int) -> list[str]:
+    return [str(home / notebook), "--report-fd", str(report_fd), "--results-dir", str(home / GRADING / OUTPUTS),
+            "--cell-timeout", str(limits.cell_timeout), "--kernel-start-timeout", str(limits.kernel_start_timeout),
+            "--max-output-bytes", str(limits.max_output_mb * MB), "--max-result-bytes", str(limits.max_result_mb * MB)]
+
+
+def bwrap_command(work: Path, notebook: str, limits: Limits, blocker_dir: Path, seccomp_fd: int,
+                  report_fd: int) -> list[str]:
+    """The bubblewrap command line: a whitelist of read-only binds, the staged submission read-only at
+    /input, and two size-capped tmpfs (/submission, /tmp) as the only writable places."""
     prefix = Path(sys.prefix)          # the virtual environment
     base = Path(sys.base_prefix)       # the Python it was made from
     lib = _library_root()
-    cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-           "--uid", "65534", "--gid", "65534", "--hostname", "sandbox"]
+    scratch = str(limits.scratch_mb * MB)
+    cmd = ["bwrap", *_isolation(), "--uid", "65534", "--gid", "65534", "--hostname", "sandbox"]
     cmd += ["--ro-bind", "/usr", "/usr"]
     for top in ("bin", "lib", "lib64", "sbin"):
         p = Path("/") / top
@@ -113,7 +154,7 @@ def bwrap_command(work: Path, notebook: str, limits: Limits, blocker_dir: Path) 
                 "passwd", "group", "hosts", "mime.types"):
         if (Path("/etc") / etc).exists():
             cmd += ["--ro-bind", f"/etc/{etc}", f"/etc/{etc}"]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(512 * 2**20), "--tmpfs", "/tmp"]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", scratch, "--tmpfs", "/tmp"]
     for path in dict.fromkeys([base, prefix, lib]):   # dedupe, keep order
         if not str(path).startswith("/usr/"):
             cmd += ["--ro-bind", str(path), str(path)]
@@ -121,17 +162,18 @@ def bwrap_command(work: Path, notebook: str, limits: Limits, blocker_dir: Path) 
         hidden = lib / "dlcourse" / name
         cmd += ["--tmpfs", str(hidden), "--ro-bind", str(blocker_dir / f"{name}.py"), str(hidden / "__init__.py")]
     cmd += ["--ro-bind", str(RUNNER), INSIDE_RUNNER]
-    cmd += ["--bind", str(work), str(INSIDE), "--chdir", str(INSIDE), "--clearenv"]
-    for key, value in _env(True, work).items():
+    cmd += ["--ro-bind", str(work), str(INSIDE_INPUT)]
+    cmd += ["--size", scratch, "--tmpfs", str(INSIDE), "--chdir", str(INSIDE), "--clearenv"]
+    for key, value in kernel_env(INSIDE).items():
         cmd += ["--setenv", key, value]
-    cmd += [sys.executable, INSIDE_RUNNER, str(INSIDE / notebook), str(INSIDE / ".executed" / notebook),
-            "--cell-timeout", str(limits.cell_timeout), "--max-output-bytes", str(limits.max_output_mb * 2**20)]
+    cmd += ["--seccomp", str(seccomp_fd)]
+    cmd += [sys.executable, INSIDE_RUNNER, *_runner_args(INSIDE, notebook, limits, report_fd),
+            "--copy-from", str(INSIDE_INPUT)]
     return cmd
 
 
-def plain_command(work: Path, notebook: str, limits: Limits) -> list[str]:
-    return [sys.executable, str(RUNNER), str(work / notebook), str(work / ".executed" / notebook),
-            "--cell-timeout", str(limits.cell_timeout), "--max-output-bytes", str(limits.max_output_mb * 2**20)]
+def plain_command(work: Path, notebook: str, limits: Limits, report_fd: int) -> list[str]:
+    return [sys.executable, str(RUNNER), *_runner_args(work, notebook, limits, report_fd)]
 
 
 class Cgroups:
@@ -142,14 +184,14 @@ class Cgroups:
         name = f"dlcourse-{uuid.uuid4().hex[:12]}"
         v2 = CGROUP_ROOT / "cgroup.controllers"
         settings = {"pids": {"pids.max": str(limits.max_processes)},
-                    "memory": {"memory.limit_in_bytes": str(limits.memory_mb * 2**20)}}
+                    "memory": {"memory.limit_in_bytes": str(limits.memory_mb * MB)}}
         try:
             if v2.exists():
                 d = CGROUP_ROOT / name
                 d.mkdir()
                 self.dirs.append(d)
                 (d / "pids.max").write_text(str(limits.max_processes))
-                (d / "memory.max").write_text(str(limits.memory_mb * 2**20))
+                (d / "memory.max").write_text(str(limits.memory_mb * MB))
                 (d / "memory.swap.max").write_text("0")
             else:
                 for controller, files in settings.items():
@@ -175,15 +217,24 @@ class Cgroups:
         for d in self.dirs:
             for f in ("memory.oom_control", "memory.events"):
                 p = d / f
-                if p.exists() and any(
-                    line.split()[0] in ("oom_kill", "oom") and line.split()[-1] != "0"
-                    for line in p.read_text().splitlines() if line.split()
-                ):
+                try:
+                    lines = p.read_text().splitlines() if p.exists() else []
+                except OSError:
+                    continue
+                if any(line.split()[0] in ("oom_kill", "oom") and line.split()[-1] != "0"
+                       for line in lines if line.split()):
                     return True
         return False
 
     def kill_all(self) -> None:
         for d in self.dirs:
+            kill = d / "cgroup.kill"          # cgroup v2: every process at once, frozen or not
+            try:
+                if kill.exists():
+                    kill.write_text("1")
+                    continue
+            except OSError:
+                pass
             try:
                 for pid in (d / "cgroup.procs").read_text().split():
                     try:
@@ -199,6 +250,8 @@ class Cgroups:
                 try:
                     d.rmdir()
                     break
+                except FileNotFoundError:
+                    break
                 except OSError:
                     self.kill_all()
                     time.sleep(0.1)
@@ -209,56 +262,147 @@ def _preexec(limits: Limits, cgroups: Cgroups):
         cgroups.enter()
         cpu = limits.notebook_timeout * 2
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-        size = limits.max_file_mb * 2**20
+        size = limits.max_file_mb * MB
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes * 4, limits.max_processes * 4))
         if not cgroups.active:  # no memory cgroup: fall back to an address-space cap
-            mem = limits.memory_mb * 2**20 * 4  # virtual size runs far above resident size (torch)
+            mem = limits.memory_mb * MB * 4  # virtual size runs far above resident size (torch)
             resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     return setup
 
 
-def run_notebook(work: Path, notebook: str, limits: Limits, *, use_bwrap: bool) -> RunResult:
-    """Execute ``work/notebook`` (cwd ``work``) and read back the executed notebook."""
-    executed = work / ".executed"
-    if executed.exists():
-        shutil.rmtree(executed)
-    blocker_dir = work.parent / f".{work.name}-blockers"   # outside the submission's reach
+def _write_blockers(blocker_dir: Path) -> None:
     blocker_dir.mkdir(parents=True, exist_ok=True)
     for name in HIDDEN_PACKAGES:
         (blocker_dir / f"{name}.py").write_text(BLOCKER.format(name=f"dlcourse.{name}"))
+
+
+def run_notebook(work: Path, notebook: str, limits: Limits, *, use_bwrap: bool,
+                 blocker_dir: Path | None = None) -> RunResult:
+    """Execute ``work/notebook`` and return what the runner reported, as untrusted data.
+
+    ``work`` holds the staged submission and ``.grading/inputs.json``. With
+    bubblewrap it is mounted read-only and the run happens in a tmpfs; without,
+    the notebook runs in ``work`` itself.
+    """
+    blocker_dir = blocker_dir or work.parent / f".{work.name}-blockers"   # outside the submission's reach
+    _write_blockers(blocker_dir)
     _seed_font_cache(work / ".cache" / "matplotlib")
+    report_r, report_w = os.pipe()
+    fds = [report_w]
     if use_bwrap:
-        cmd = bwrap_command(work, notebook, limits, blocker_dir)
-        env = {}
+        filter_r, filter_w = os.pipe()
+        os.write(filter_w, seccomp.program())  # a few hundred bytes: fits the pipe's buffer
+        os.close(filter_w)
+        fds.append(filter_r)
+        cmd = bwrap_command(work, notebook, limits, blocker_dir, filter_r, report_w)
+        env: dict[str, str] = {}
     else:
-        cmd = plain_command(work, notebook, limits)
-        env = _env(False, work)
+        cmd = plain_command(work, notebook, limits, report_w)
+        env = kernel_env(work)
     cgroups = Cgroups(limits)
     start = time.monotonic()
-    status, detail = "ok", ""
+    proc = None
     try:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True,
+                                stderr=subprocess.DEVNULL, start_new_session=True, pass_fds=fds,
                                 preexec_fn=_preexec(limits, cgroups))
-        try:
-            proc.wait(timeout=limits.notebook_timeout)
-        except subprocess.TimeoutExpired:
-            status, detail = "timeout", f"the notebook ran longer than {limits.notebook_timeout} s and was stopped"
-            _kill(proc, cgroups)
-        if status == "ok" and proc.returncode != 0:
-            status, detail = "killed", f"the notebook's runner ended with code {proc.returncode}"
+        for fd in fds:
+            os.close(fd)
+        fds = []
+        outcome = _read_report(report_r, limits, start)
     finally:
+        for fd in fds:
+            os.close(fd)
+        os.close(report_r)
         oom = cgroups.oom_killed()
-        _kill_quietly(cgroups)
+        if proc is not None:
+            _kill(proc, cgroups)        # torn down as soon as the run has reported (or failed to)
+        cgroups.remove()
     seconds = time.monotonic() - start
-    nb_data, read_status, read_detail = _read_back(executed / notebook, limits)
-    if status == "ok":
-        status, detail = read_status, read_detail
+    status, detail, report = outcome
+    nb_data, results = None, {}
+    if report is not None:
+        nb_data, results = _decode_report(report)
+        if nb_data is None and status == "ok":
+            status, detail = "no_result", "the executed notebook could not be read"
+    elif status == "ok":
+        code = proc.returncode if proc is not None else None
+        status, detail = "killed", f"the notebook's runner ended without a report (exit code {code})"
     if oom and status in ("ok", "kernel_died", "killed"):
         status, detail = "kernel_died", f"the kernel was stopped at the memory limit ({limits.memory_mb} MB)"
-    return RunResult(nb_data, status, detail, seconds, "bwrap" if use_bwrap else "none")
+    return RunResult(nb_data, status, detail, seconds, "bwrap" if use_bwrap else "none", results)
+
+
+def _read_report(fd: int, limits: Limits, start: float) -> tuple[str, str, dict | None]:
+    """Read the runner's JSON lines until its final report, its end, silence, or the notebook's time limit."""
+    deadline = start + limits.notebook_timeout
+    silence = limits.kernel_start_timeout + limits.stall_grace
+    last = time.monotonic()
+    buf = bytearray()
+    scan = 0
+    cap = limits.report_bytes
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            return "timeout", f"the notebook ran longer than {limits.notebook_timeout} s and was stopped", None
+        if now - last >= silence:
+            return ("stalled", f"the notebook's run stopped answering for {silence} s (more than a cell may take) "
+                    "and was stopped", None)
+        ready, _, _ = select.select([fd], [], [], min(deadline - now, last + silence - now))
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 1 << 20)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return "ok", "", None      # the runner ended without its final report
+        buf += chunk
+        if len(buf) > cap:
+            return "no_result", f"the executed notebook is larger than {cap // MB} MB", None
+        while (nl := buf.find(b"\n", scan)) >= 0:
+            line = bytes(buf[:nl])
+            del buf[:nl + 1]
+            scan = 0
+            try:
+                message = json.loads(line)
+            except ValueError:
+                return "no_result", "the notebook's run sent an unreadable report", None
+            if not isinstance(message, dict):
+                continue
+            last = time.monotonic()
+            if message.get("event") in ("kernel", "cell"):
+                silence = limits.cell_timeout + limits.stall_grace
+            elif message.get("event") == "done":
+                return (*_reported_status(message), message)
+        scan = len(buf)
+
+
+def _reported_status(message: dict) -> tuple[str, str]:
+    status = message.get("status")
+    if status in ("kernel_died", "execution_failed"):
+        detail = "the kernel died" if status == "kernel_died" else "execution stopped"
+        return str(status), detail + f" ({str(message.get('detail', ''))[:200]})"
+    return "ok", ""
+
+
+def _decode_report(report: dict) -> tuple[dict | None, dict[str, bytes]]:
+    import base64
+    import binascii
+
+    nb = report.get("notebook")
+    results: dict[str, bytes] = {}
+    raw = report.get("results")
+    if isinstance(raw, dict):
+        for name, text in raw.items():
+            if isinstance(name, str) and isinstance(text, str):
+                try:
+                    results[name] = base64.b64decode(text, validate=True)
+                except (binascii.Error, ValueError):
+                    continue
+    return (nb if isinstance(nb, dict) else None), results
 
 
 def _seed_font_cache(target: Path) -> None:
@@ -275,62 +419,14 @@ def _seed_font_cache(target: Path) -> None:
 
 
 def _kill(proc: subprocess.Popen, cgroups: Cgroups) -> None:
+    """Everything the run started: bwrap's process group (its sandbox dies with it, --die-with-parent),
+    and whatever is left in the cgroups."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass
     cgroups.kill_all()
-    proc.wait()
-
-
-def _kill_quietly(cgroups: Cgroups) -> None:
-    cgroups.kill_all()
-    cgroups.remove()
-
-
-class UnsafeFileError(Exception):
-    pass
-
-
-def safe_read(path: Path, root: Path, max_bytes: int) -> bytes:
-    """Read a file the submission could have written: only a regular file inside ``root``
-    (no symbolic link out, no device, no fifo), and no more than ``max_bytes``."""
-    real = Path(os.path.realpath(path))
-    if not real.is_relative_to(Path(os.path.realpath(root))):
-        raise UnsafeFileError(f"{path.name} points outside the submission")
     try:
-        st = os.lstat(real)
-    except FileNotFoundError:
-        raise UnsafeFileError(f"{path.name} is missing") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise UnsafeFileError(f"{path.name} is not a regular file")
-    if st.st_size > max_bytes:
-        raise UnsafeFileError(f"{path.name} is larger than {max_bytes // 2**20} MB")
-    fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise UnsafeFileError(f"{path.name} is larger than {max_bytes // 2**20} MB")
-    return data
-
-
-def _read_back(path: Path, limits: Limits) -> tuple[dict | None, str, str]:
-    """The executed notebook and the runner's word on it, as untrusted data."""
-    root = path.parent.parent
-    try:
-        nb = json.loads(safe_read(path, root, limits.max_notebook_mb * 2**20))
-    except UnsafeFileError as exc:
-        return None, "no_result", f"the notebook's execution produced no usable result ({exc})"
-    except (ValueError, UnicodeDecodeError):
-        return None, "no_result", "the executed notebook could not be read"
-    status, detail = "ok", ""
-    status_file = path.with_name(path.name + ".status.json")
-    try:
-        reported = json.loads(safe_read(status_file, root, 10_000))
-        if reported.get("status") in ("kernel_died", "execution_failed"):
-            status = str(reported["status"])
-            detail = "the kernel died" if status == "kernel_died" else "execution stopped"
-            detail += f" ({str(reported.get('detail', ''))[:200]})"
-    except (OSError, ValueError, AttributeError, UnsafeFileError):
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
         pass
-    return nb if isinstance(nb, dict) else None, status, detail

@@ -1,5 +1,7 @@
 """A static look at the student's own code: does an exercise just call the reference?
 
+It owns ``reference_users``, which SaveVerdicts (grader/execute.py) applies to every notebook.
+
 The sandbox is the real guard (``dlcourse.reference`` cannot be imported
 there). This check also holds where the grader runs without one, and gives the
 student a reason that says what happened.
@@ -14,9 +16,11 @@ import tokenize
 
 import nbformat
 
-_MENTION = re.compile(
-    r"dlcourse\s*\.\s*(reference|exercises)\b|from\s+dlcourse\s+import\s+[^\n]*\b(reference|exercises)\b")
-_FORBIDDEN = ("dlcourse.reference", "dlcourse.exercises")
+from grader.settings import HIDDEN_PACKAGES
+
+_ALT = "|".join(map(re.escape, HIDDEN_PACKAGES))
+_MENTION = re.compile(rf"dlcourse\s*\.\s*({_ALT})\b|from\s+dlcourse\s+import\s+[^\n]*\b({_ALT})\b")
+_FORBIDDEN = tuple(f"dlcourse.{name}" for name in HIDDEN_PACKAGES)
 
 
 def _parse(source: str) -> ast.AST | None:
@@ -33,7 +37,7 @@ def _bound_from_forbidden(tree: ast.AST) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
             if node.module.startswith(_FORBIDDEN) or (node.module == "dlcourse" and any(
-                    a.name in ("reference", "exercises") for a in node.names)):
+                    a.name in HIDDEN_PACKAGES for a in node.names)):
                 names |= {a.asname or a.name for a in node.names}
         elif isinstance(node, ast.Import):
             for a in node.names:

@@ -1,4 +1,8 @@
-"""Student stubs that name their exercise: ``raise NotImplementedError("mse: ...")``."""
+"""Student stubs that name their exercise: ``raise NotImplementedError("mse: ...")``.
+
+It owns ``NamedStubs``, the ClearSolutions step of nbgrader's generate_assignment as the release uses it
+(grader/course.py): each solution region becomes one line that names the function it stands in.
+"""
 
 from __future__ import annotations
 

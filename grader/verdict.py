@@ -1,7 +1,12 @@
-"""Trusted verdicts: the student's results on hidden inputs against the reference.
+"""Trusted verdicts: the student's results on hidden inputs, judged against the reference.
 
-Runs in the grader's own process. The kernel only ever sees the cases (as
-data) and hands back results (as data); it cannot reach the comparison.
+This module is the grader's one door to the library's judging code (the
+exercise descriptions with their ``Exercise.judge``, and the data protocol): every other
+grader module reaches them through the names defined here. It owns the hidden
+cases (drawn from a seed only the grader knows), decoding the results a kernel
+recorded (untrusted bytes, never unpickled) and the points of a graded cell.
+It runs in the grader's own process; the kernel only ever sees the cases (as
+data) and hands back results (as data), so it cannot reach the comparison.
 """
 
 from __future__ import annotations
@@ -9,13 +14,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlcourse import exercises
 from dlcourse.checks import protocol
+from grader.settings import MB, Limits
 
-MAX_OUTPUT_BYTES = 50_000_000  # one exercise's results file
+# The protocol's names, shared with the kernel (defined once, in the library).
+GRADING_ENV_VAR = protocol.ENV_VAR
+INPUTS = protocol.INPUTS
+OUTPUTS = protocol.OUTPUTS
 
 
 @dataclass
@@ -44,41 +55,62 @@ def hidden_cases(name: str, seed: int) -> list[dict]:
     return [protocol.encode(c) for c in exercise.case_data(seed)]
 
 
+def inputs_json(cases: dict[str, list[dict]]) -> str:
+    """The kernel's ``inputs.json``: for each exercise, its cases."""
+    return json.dumps({"exercises": {n: list(cs) for n, cs in cases.items()}}, allow_nan=False)
+
+
 def write_inputs(directory: Path, cases: dict[str, list[dict]]) -> Path:
+    """A protocol folder outside any sandbox (``inputs.json``, an empty ``outputs/``), for running test cells in
+    this process, as the tests of the notebooks' tests do. Grading itself hands the cases to the sandbox."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / protocol.OUTPUTS).mkdir(exist_ok=True)
-    for stale in [*(directory / protocol.OUTPUTS).glob("*.json"), *directory.glob("run-*.json")]:
+    (directory / OUTPUTS).mkdir(exist_ok=True)
+    for stale in (directory / OUTPUTS).glob("*.json"):
         stale.unlink()
-    path = directory / protocol.INPUTS
-    data = {"exercises": {n: list(cs) for n, cs in cases.items()}}
-    path.write_text(json.dumps(data, allow_nan=False))
+    path = directory / INPUTS
+    path.write_text(inputs_json(cases), encoding="utf-8")
     return path
 
 
-def read_results(directory: Path, name: str) -> tuple[list | None, str]:
+def results_in(directory: Path, max_bytes: int) -> dict[str, bytes]:
+    """The results files of a protocol folder: regular files only, none larger than ``max_bytes``."""
+    found = {}
+    for path in sorted((directory / OUTPUTS).glob("*.json")):
+        st = os.lstat(path)
+        if stat.S_ISREG(st.st_mode) and st.st_size <= max_bytes:
+            found[path.name] = path.read_bytes()
+    return found
+
+
+def results_file(name: str) -> str:
+    """The name of the file in which the kernel records ``name``'s results."""
+    return f"{protocol.check_name(name)}.json"
+
+
+def read_results(results: dict[str, bytes], name: str, max_bytes: int) -> tuple[list | None, str]:
     """The kernel's results for one exercise, decoded defensively; (None, reason) if unusable."""
-    path = directory / protocol.OUTPUTS / f"{protocol.check_name(name)}.json"
-    if not path.is_file():
+    data = results.get(results_file(name))
+    if data is None:
         return None, "no results were recorded (the test cell did not reach hidden_test, or it was removed)"
-    if path.stat().st_size > MAX_OUTPUT_BYTES:
+    if len(data) > max_bytes:
         return None, "the recorded results are too large"
     try:
-        data = protocol.decode(json.loads(path.read_text()))
+        decoded = protocol.decode(json.loads(data))
     except (ValueError, protocol.ProtocolError, RecursionError) as exc:
         return None, f"the recorded results are malformed ({str(exc)[:200]})"
-    if not isinstance(data, dict) or data.get("exercise") != name or not isinstance(data.get("results"), list):
+    if not isinstance(decoded, dict) or decoded.get("exercise") != name or not isinstance(decoded.get("results"), list):
         return None, "the recorded results are malformed"
-    return data["results"], ""
+    return decoded["results"], ""
 
 
-def judge_exercise(name: str, cases: list[dict], directory: Path) -> tuple[bool, str]:
-    results, why = read_results(directory, name)
-    if results is None:
+def judge_exercise(name: str, cases: list[dict], results: dict[str, bytes], max_bytes: int) -> tuple[bool, str]:
+    found, why = read_results(results, name, max_bytes)
+    if found is None:
         return False, f"{name}: {why}"
-    if len(results) != len(cases):
-        return False, f"{name}: expected results for {len(cases)} cases, found {len(results)}"
+    if len(found) != len(cases):
+        return False, f"{name}: expected results for {len(cases)} cases, found {len(found)}"
     exercise = exercises.get(name)
-    for encoded, result in zip(cases, results, strict=True):
+    for encoded, result in zip(cases, found, strict=True):
         try:
             verdict = exercise.judge(protocol.decode(encoded), result)
         except Exception as exc:  # malformed data must never crash the grader
@@ -89,13 +121,20 @@ def judge_exercise(name: str, cases: list[dict], directory: Path) -> tuple[bool,
 
 
 def judge_cell(grade_id: str, points: float, names: list[str], cases: dict[str, list[dict]],
-               directory: Path) -> CellVerdict:
-    """Points in proportion to the exercises of the cell that pass every hidden case."""
+               results: dict[str, bytes] | Path, max_bytes: int | None = None) -> CellVerdict:
+    """Points in proportion to the exercises of the cell that pass every hidden case.
+
+    ``results`` maps results file names to their bytes (what the sandbox handed back), or is a protocol folder
+    (see ``write_inputs``). ``max_bytes`` defaults to the default ``Limits``."""
+    if max_bytes is None:
+        max_bytes = Limits().max_result_mb * MB
+    if isinstance(results, Path):
+        results = results_in(results, max_bytes)
     if not names:
         return CellVerdict(grade_id, points, 0.0, ["this test cell has no hidden_test: it cannot be graded safely"])
     reasons, passed = [], 0
     for name in names:
-        ok, why = judge_exercise(name, cases[name], directory)
+        ok, why = judge_exercise(name, cases[name], results, max_bytes)
         passed += ok
         reasons.append(why)
     return CellVerdict(grade_id, points, round(points * passed / len(names), 6), reasons)

@@ -165,3 +165,28 @@ def test_regrading_is_idempotent_and_loses_nothing(graded, tmp_path):
     # the other students' grades are still in the gradebook and the export
     rows = {r["student_id"] for r in csv.DictReader(open(graded / "grades.csv"))}
     assert rows == {"alice", "bob", "carol", "dave"}
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "grader", "grade", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})})
+
+
+def test_without_bubblewrap_the_grader_refuses_unless_told_none(tmp_path):
+    (tmp_path / "subs").mkdir()
+    proc = _cli(str(tmp_path / "subs"), "--out", str(tmp_path / "out"), env={"PATH": "/nonexistent"})
+    assert proc.returncode == 2
+    assert "bubblewrap (bwrap) is not installed" in proc.stderr and "--sandbox none" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_second_grader_on_the_same_out_is_refused(tmp_path):
+    from grader.pipeline import folder_lock
+
+    (tmp_path / "subs").mkdir()
+    with folder_lock(tmp_path / "out"):
+        proc = _cli(str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--sandbox", "none")
+    assert proc.returncode == 2
+    assert "another grader is already grading into" in proc.stderr and "--wait" in proc.stderr

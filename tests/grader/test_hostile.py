@@ -10,6 +10,7 @@ cost the rest of the notebook its points.
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import sqlite3
@@ -160,10 +161,10 @@ def _submissions(listener: Listener, out: Path) -> dict[str, object]:
         "class Yes:\n        __eq__ = lambda self, other: True\n        __ne__ = lambda self, other: False\n"
         "        __array_priority__ = 1000\n    return Yes()\n"))
     s["fake_recorder"] = _with_cell("student", (
-        "import json, os, numpy as np\nfrom dlcourse import checks\nfrom dlcourse.checks import protocol\n"
+        "import json, os, numpy as np\nfrom dlcourse import graded\nfrom dlcourse.checks import protocol\n"
         "def fake(name, fn, **kw):\n    cases = protocol.read_cases(name) or []\n"
         "    protocol.write_results(name, [{'outputs': [np.zeros(1)]} for _ in cases])\n"
-        "checks.hidden_test = fake"))
+        "graded.hidden_test = fake"))
     s["ipython_hook"] = _with_cell("student", (
         "ip = get_ipython()\nip.input_transformers_cleanup.append(lambda lines: ['pass\\n'])"))
     targets = [str(SOLUTION), str(out / "gradebook.db"), str(out / ".grader_secret"), str(out / "protocol"),
@@ -203,12 +204,61 @@ def _submissions(listener: Listener, out: Path) -> dict[str, object]:
         "numpy.py": "raise SystemExit('shadowed numpy imported')\n",
         "dlcourse/__init__.py": "raise SystemExit('shadowed dlcourse imported')\n",
         "dlcourse/checks.py": "def hidden_test(*a, **k):\n    pass\n",
+        "dlcourse/graded.py": "def hidden_test(*a, **k):\n    pass\n",
     })
     s["symlinks"] = ("student", {"@answers.ipynb": str(SOLUTION), "@gradebook.db": "/etc/shadow"})
+    # an assignment folder, or a whole student folder, that is a link (to the solutions)
+    s["linked_assignment"] = lambda folder: folder.symlink_to(SOLUTION.parent)
+    s["linked_student"] = _linked_student
+    s["unencodable"] = _unencodable
+    s["full_quota"] = _with_cell("student", (
+        "import os\nfor where in ['/submission', '/tmp']:\n    n = 0\n    try:\n        while True:\n"
+        "            open(f'{where}/fill{n}', 'wb').write(b'x' * 2**24); n += 1\n    except OSError as e:\n"
+        "        print('quota', where, n, e.errno)"))
+    s["ptrace_init"] = _with_cell("student", (
+        "import ctypes, os, signal\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "print('ptrace', libc.ptrace(16, 1, 0, 0), ctypes.get_errno())\n"           # PTRACE_ATTACH: stops pid 1
+        "print('ptrace', libc.ptrace(16, os.getppid(), 0, 0), ctypes.get_errno())\n"
+        "print('userns', libc.unshare(0x10000000), ctypes.get_errno())"))
+    nb = _base("student")
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell(MARKDOWN_ATTACK))
+    s["script_markdown"] = nb
     return s
 
 
+MARKDOWN_ATTACK = (
+    "Nice notebook <script>document.title='PWNED'</script> <img src=x onerror=\"alert('PWNED')\">\n\n"
+    "![tracker](https://evil.example/pixel.png) <iframe src=\"https://evil.example/\"></iframe>\n\n"
+    "<a href=\"javascript:alert('PWNED')\">click</a> <div style=\"background:url(https://evil.example/b.png)\">x</div>")
+
+
+def _linked_student(folder: Path) -> None:
+    """The student folder itself is a link to a folder outside SUBMISSIONS holding the solution."""
+    elsewhere = folder.parents[2] / "elsewhere" / folder.parent.name
+    (elsewhere / AID).mkdir(parents=True)
+    (elsewhere / AID / f"{AID}.ipynb").write_bytes(SOLUTION.read_bytes())
+    folder.parent.symlink_to(elsewhere)
+
+
+def _unencodable(folder: Path) -> None:
+    """Lone surrogates in outputs and errors, a file name that is not UTF-8, a newline in a file name."""
+    folder.mkdir(parents=True)
+    nb = _with_cell("solution", (
+        "print('lone \\udcff surrogate and NUL \\x00')\n"
+        "raise ValueError('bad \\ud800 text')"))
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell("a lone surrogate \ud83d in markdown"))
+    (folder / f"{AID}.ipynb").write_text(json.dumps(nb), encoding="ascii")   # JSON escapes carry the surrogate
+    (folder / os.fsdecode(b"r\xe9sum\xe9.txt")).write_text("latin-1 name")
+    (folder / "two\nlines.txt").write_text("x")
+
+
 def _write(folder: Path, item) -> None:
+    if callable(item):
+        folder.parent.parent.mkdir(parents=True, exist_ok=True)
+        if item is not _linked_student:
+            folder.parent.mkdir(exist_ok=True)
+        item(folder)
+        return
     folder.mkdir(parents=True)
     target = folder / f"{AID}.ipynb"
     if isinstance(item, bytes):
@@ -240,7 +290,8 @@ def battery(tmp_path_factory):
         _write(root / "submitted" / student / AID, item)
     proc = subprocess.run(
         [sys.executable, "-m", "grader", "grade", str(root / "submitted"), "--out", str(out),
-         "--cell-timeout", "8", "--notebook-timeout", "90", "--memory-mb", "1024", "--sandbox", "bwrap"],
+         "--cell-timeout", "8", "--notebook-timeout", "90", "--memory-mb", "1024", "--scratch-mb", "128",
+         "--sandbox", "bwrap"],
         cwd=REPO, capture_output=True, text=True, timeout=1800,
     )
     listener.close()
@@ -271,7 +322,8 @@ STUBS = ["long_sleep", "os_exit", "segfault", "memory_bomb", "fork_bomb", "huge_
          "deleted_tests",
          "changed_points", "changed_grade_ids", "changed_schema", "patched_numpy", "always_equal", "fake_recorder",
          "ipython_hook", "snooping", "gradebook_writer", "network", "reference_caller", "malformed_json",
-         "empty_file", "not_a_notebook", "huge_notebook", "symlinks"]
+         "empty_file", "not_a_notebook", "huge_notebook", "symlinks", "linked_assignment", "linked_student",
+         "full_quota", "ptrace_init", "script_markdown"]
 
 
 @pytest.mark.parametrize("student", STUBS)
@@ -281,7 +333,8 @@ def test_no_unearned_points(battery, student):
     assert r["score"] == 0, f"{student}: total {r['score']}"
 
 
-@pytest.mark.parametrize("student", ["honest", "infinite_loop", "much_output", "wrong_kernel", "shadowing_files"])
+@pytest.mark.parametrize("student", ["honest", "infinite_loop", "much_output", "wrong_kernel", "shadowing_files",
+                                     "unencodable"])
 def test_real_work_keeps_its_points_next_to_hostile_cells(battery, student):
     r = battery["results"][student]
     assert r["status"] == "graded", r["reason"]
@@ -295,7 +348,12 @@ def test_real_work_keeps_its_points_next_to_hostile_cells(battery, student):
     ("malformed_json", "not a readable notebook"), ("empty_file", "not a readable notebook"),
     ("not_a_notebook", "not a readable notebook"), ("huge_notebook", "larger than"),
     ("reference_caller", "not available while grading|uses dlcourse.reference"),
-    ("deleted_tests", "no results were recorded"), ("symlinks", "ignored links"),
+    ("deleted_tests", "no results were recorded"), ("symlinks", "refused symbolic links: answers.ipynb, gradebook.db"),
+    ("linked_assignment", "assignment folder 01_regression is a symbolic link: refused"),
+    ("linked_student", "student folder linked_student is a symbolic link: refused"),
+    ("unencodable", r"refused names that are not UTF-8: r\\udce9sum\\udce9\.txt"),
+    ("full_quota", "(?s)quota /submission \\d+ 28.*quota /tmp \\d+ 28"),
+    ("ptrace_init", "(?s)ptrace -1 1.*ptrace -1 1.*userns -1 1"),
 ])
 def test_reasons_say_what_happened(battery, student, words):
     r = battery["results"][student]
@@ -337,11 +395,54 @@ def test_gradebook_intact(battery):
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute("SELECT MAX(auto_score) FROM grade").fetchone()[0] <= 3
-    rows = {r["student_id"] for r in _csv(battery["out"] / "grades.csv")}
-    assert rows >= set(battery["students"]) - {"malformed_json", "empty_file", "not_a_notebook", "huge_notebook"}
+    rows = [r["student_id"] for r in _csv(battery["out"] / "grades.csv")]
+    assert len(rows) == len(set(rows)), "a student appears twice in grades.csv"
+    assert set(rows) >= set(battery["students"]) - {"malformed_json", "empty_file", "not_a_notebook", "huge_notebook",
+                                                    "linked_student"}
 
 
 def _csv(path: Path) -> list[dict]:
     import csv
 
     return list(csv.DictReader(open(path)))
+
+
+def test_linked_folders_reveal_nothing(battery):
+    out = battery["out"]
+    for student in ("linked_assignment", "linked_student"):
+        for folder in ("submitted", "autograded", "feedback"):
+            assert not (out / folder / student).exists(), (folder, student)
+
+
+def test_unencodable_text_is_escaped_everywhere(battery):
+    out = battery["out"]
+    for name in ("results.csv", "results.json", "grades.csv"):
+        (out / name).read_bytes().decode("utf-8")      # strict: no lone surrogate was written
+    executed = (out / "autograded" / "unencodable" / AID / f"{AID}.ipynb").read_text(encoding="utf-8")
+    assert "\\\\udcff" in executed and "\\\\ud800" in executed
+    for line in battery["log"].splitlines():
+        line.encode("utf-8")
+
+
+def test_a_full_quota_stays_in_the_sandbox(battery):
+    out = battery["out"]
+    assert not any(p.is_file() for p in (out / "sandbox").rglob("*") if ".blockers" not in p.parts), \
+        "a sandbox's files outlived its run"
+    assert battery["results"]["full_quota"]["status"] == "graded"
+
+
+def test_ptrace_of_the_first_process_costs_no_timeout(battery):
+    runs = battery["results"]["ptrace_init"]["runs"]
+    assert runs and runs[0]["status"] == "ok" and runs[0]["seconds"] < 80, runs
+
+
+def test_feedback_runs_and_loads_nothing(battery):
+    page = (battery["out"] / "feedback" / "script_markdown" / AID / f"{AID}.html").read_text()
+    assert "Nice notebook" in page
+    assert "PWNED" not in page.replace("document.title=&#x27;PWNED&#x27;", "")
+    assert "<script" not in page and "<iframe" not in page and "onerror" not in page
+    assert "evil.example" not in page and "javascript:alert" not in page
+    assert "Content-Security-Policy" in page
+    for other in battery["out"].glob("feedback/**/*.html"):
+        text = other.read_text()
+        assert "<script" not in text and "cdnjs" not in text, other

@@ -1,92 +1,100 @@
-"""grader.verdict and grader.hidden: trusted judging of untrusted result files."""
+"""grader.verdict: trusted judging of untrusted result bytes."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dlcourse.checks import protocol
 from dlcourse.reference import regression
-from grader import hidden, verdict
+from grader import verdict
 
-REPO = Path(__file__).resolve().parents[2]
-SOLUTION = REPO / "solutions" / "01_regression" / "01_regression.ipynb"
+MAX = 10_000_000
+NAME = "regression.mse"
 
 
-def _record(pdir: Path, name: str, fn) -> None:
-    cases = json.loads((pdir / protocol.INPUTS).read_text())["exercises"][name]
-    results = []
-    for c in map(protocol.decode, cases):
-        results.append({"outputs": [np.asarray(fn(*c["args"]))]})
-    (pdir / protocol.OUTPUTS / f"{name}.json").write_text(
-        json.dumps({"exercise": name, "results": [protocol.encode(r) for r in results]}))
+def _record(cases: list[dict], fn) -> dict[str, bytes]:
+    results = [{"outputs": [np.asarray(fn(*c["args"]))]} for c in map(protocol.decode, cases)]
+    data = json.dumps({"exercise": NAME, "results": [protocol.encode(r) for r in results]})
+    return {verdict.results_file(NAME): data.encode()}
 
 
 @pytest.fixture
-def pdir(tmp_path):
-    cases = {"regression.mse": verdict.hidden_cases("regression.mse", seed=7)}
-    verdict.write_inputs(tmp_path, cases)
-    return tmp_path, cases
+def cases():
+    return {NAME: verdict.hidden_cases(NAME, seed=7)}
 
 
 def test_seed_depends_on_secret_student_and_exercise():
-    a = verdict.seed_for(b"s1", "01", "alice", "regression.mse")
-    assert a == verdict.seed_for(b"s1", "01", "alice", "regression.mse")
-    assert a != verdict.seed_for(b"s2", "01", "alice", "regression.mse")
-    assert a != verdict.seed_for(b"s1", "01", "bob", "regression.mse")
+    a = verdict.seed_for(b"s1", "01", "alice", NAME)
+    assert a == verdict.seed_for(b"s1", "01", "alice", NAME)
+    assert a != verdict.seed_for(b"s2", "01", "alice", NAME)
+    assert a != verdict.seed_for(b"s1", "01", "bob", NAME)
 
 
-def test_right_results_earn_the_points(pdir):
-    d, cases = pdir
-    _record(d, "regression.mse", regression.mse)
-    v = verdict.judge_cell("test_mse", 2, ["regression.mse"], cases, d)
+def test_inputs_json_is_plain_data_the_kernel_decodes_to_the_same_cases(cases):
+    data = json.loads(verdict.inputs_json(cases))
+    assert data["exercises"][NAME] == cases[NAME]
+    first = protocol.decode(data["exercises"][NAME][0])
+    assert isinstance(first["args"][0], np.ndarray)
+
+
+def test_right_results_earn_the_points(cases):
+    v = verdict.judge_cell("test_mse", 2, [NAME], cases, _record(cases[NAME], regression.mse), MAX)
     assert v.score == 2 and "passed" in v.reasons[0]
+    assert v.text().startswith("Grader: 2 / 2 points.")
 
 
-def test_wrong_results_earn_nothing(pdir):
-    d, cases = pdir
-    _record(d, "regression.mse", lambda a, b: float(np.sum((a - b) ** 2)))
-    v = verdict.judge_cell("test_mse", 2, ["regression.mse"], cases, d)
+def test_wrong_results_earn_nothing(cases):
+    wrong = _record(cases[NAME], lambda a, b: float(np.sum((a - b) ** 2)))
+    v = verdict.judge_cell("test_mse", 2, [NAME], cases, wrong, MAX)
     assert v.score == 0 and "differ" in v.reasons[0]
 
 
 @pytest.mark.parametrize("content", [
-    "not json", "[]", '{"exercise": "regression.mse"}', '{"exercise": "other", "results": []}',
-    '{"exercise": "regression.mse", "results": [{"outputs": [{"__array__": {"dtype": "object"}}]}]}',
-    '{"exercise": "regression.mse", "results": "x"}',
+    b"not json", b"[]", b'{"exercise": "regression.mse"}', b'{"exercise": "other", "results": []}',
+    b'{"exercise": "regression.mse", "results": [{"outputs": [{"__array__": {"dtype": "object"}}]}]}',
+    b'{"exercise": "regression.mse", "results": "x"}', b"\xff\xfe\x00", b'{"a": "\\ud800"}',
 ])
-def test_malformed_results_earn_nothing_and_never_crash(pdir, content):
-    d, cases = pdir
-    (d / protocol.OUTPUTS / "regression.mse.json").write_text(content)
-    v = verdict.judge_cell("test_mse", 2, ["regression.mse"], cases, d)
+def test_malformed_results_earn_nothing_and_never_crash(cases, content):
+    v = verdict.judge_cell("test_mse", 2, [NAME], cases, {verdict.results_file(NAME): content}, MAX)
     assert v.score == 0 and v.reasons
 
 
-def test_missing_results_and_cells_without_hidden_tests(pdir):
-    d, cases = pdir
-    v = verdict.judge_cell("test_mse", 2, ["regression.mse"], cases, d)
+def test_oversized_results_are_refused(cases):
+    good = _record(cases[NAME], regression.mse)
+    v = verdict.judge_cell("test_mse", 2, [NAME], cases, good, max_bytes=10)
+    assert v.score == 0 and "too large" in v.reasons[0]
+
+
+def test_missing_results_and_cells_without_hidden_tests(cases):
+    v = verdict.judge_cell("test_mse", 2, [NAME], cases, {}, MAX)
     assert v.score == 0 and "no results" in v.reasons[0]
-    v = verdict.judge_cell("test_x", 2, [], cases, d)
+    v = verdict.judge_cell("test_x", 2, [], cases, {}, MAX)
     assert v.score == 0 and "no hidden_test" in v.reasons[0]
 
 
-def test_too_few_results(pdir):
-    d, cases = pdir
-    (d / protocol.OUTPUTS / "regression.mse.json").write_text(json.dumps({"exercise": "regression.mse", "results": []}))
-    assert verdict.judge_cell("t", 1, ["regression.mse"], cases, d).score == 0
+def test_too_few_results(cases):
+    empty = {verdict.results_file(NAME): json.dumps({"exercise": NAME, "results": []}).encode()}
+    assert verdict.judge_cell("t", 1, [NAME], cases, empty, MAX).score == 0
 
 
-def test_graded_cells_of_the_first_notebook():
-    cells = hidden.graded_test_cells(SOLUTION)
-    assert len(cells) >= 5
-    for gid, cell in cells.items():
-        assert cell["exercises"], f"{gid} has no hidden_test: it could not be graded safely"
-        assert cell["points"] > 0
+def test_the_protocol_names_come_from_the_library():
+    assert verdict.GRADING_ENV_VAR == protocol.ENV_VAR
+    assert (verdict.INPUTS, verdict.OUTPUTS) == (protocol.INPUTS, protocol.OUTPUTS)
+    with pytest.raises(protocol.ProtocolError):
+        verdict.results_file("../escape")
 
 
-def test_hidden_test_names_are_read_with_ast():
-    src = "%matplotlib inline\nchecks.hidden_test('a.b', f)\nhidden_test(\"c.d\", g)\n# hidden_test('e.f', h)"
-    assert hidden._hidden_test_names(src) == ["a.b", "c.d"]
+def test_a_protocol_folder_is_judged_like_the_sandboxs_results(tmp_path, cases):
+    """The folder form the tests of the notebooks' tests use: inputs written, results read back."""
+    verdict.write_inputs(tmp_path, cases)
+    assert json.loads((tmp_path / verdict.INPUTS).read_text())["exercises"] == cases
+    for name, data in _record(cases[NAME], regression.mse).items():
+        (tmp_path / verdict.OUTPUTS / name).write_bytes(data)
+    (tmp_path / verdict.OUTPUTS / "x.y.json").symlink_to("/etc/passwd")
+    assert set(verdict.results_in(tmp_path, MAX)) == {verdict.results_file(NAME)}
+    assert verdict.judge_cell("test_mse", 2, [NAME], cases, tmp_path).score == 2
+    verdict.write_inputs(tmp_path, cases)   # a new run starts without the old results
+    assert verdict.judge_cell("test_mse", 2, [NAME], cases, tmp_path).score == 0
