@@ -8,11 +8,12 @@ and count against the sandbox's output limit.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 
 from tqdm.auto import tqdm
+
+from dlcourse.checks import protocol
 
 __all__ = [
     "GRADING_ENV_VAR",
@@ -23,13 +24,13 @@ __all__ = [
     "show_progress",
 ]
 
-# Set by the grader in every kernel it starts (see dlcourse.checks.protocol).
-GRADING_ENV_VAR = "DLCOURSE_GRADING_DIR"
+# Set by the grader in every kernel it starts: the protocol's one definition.
+GRADING_ENV_VAR = protocol.ENV_VAR
 
 
 def grading() -> bool:
     """True in a kernel the grader started."""
-    return bool(os.environ.get(GRADING_ENV_VAR))
+    return protocol.grading()
 
 
 def in_notebook() -> bool:
