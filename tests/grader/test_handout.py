@@ -98,7 +98,7 @@ def test_every_notebook_runs_from_the_handout_with_the_solutions_pasted_in(insta
     path = tmp_path / course_nb.name
     nbformat.write(with_solutions(course_nb), str(path))
     run = subprocess.run(
-        [str(python), "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
+        [str(python), "-m", "nbconvert", "--to", "notebook", "--execute", "--inplace",
          "--ExecutePreprocessor.timeout=300", str(path)],
         capture_output=True, text=True, cwd=tmp_path, env={"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin",
                                                            "HOME": str(tmp_path)})
