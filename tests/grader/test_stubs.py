@@ -55,3 +55,23 @@ def test_broken_markers_are_errors(source, words):
 def test_markdown_is_left_to_nbgrader():
     cell, replaced = _stub("### BEGIN SOLUTION\nmy answer\n### END SOLUTION", kind="markdown")
     assert replaced and "my answer" not in cell.source and "NotImplementedError" not in cell.source
+
+
+def test_a_method_stub_names_its_class():
+    source = '''class BatchNorm1d(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        return x
+        ### END SOLUTION
+
+
+def helper(x):
+    ### BEGIN SOLUTION
+    return x
+    ### END SOLUTION'''
+    cell, _ = _stub(source)
+    assert 'raise NotImplementedError("BatchNorm1d.forward: replace this line with your code")' in cell.source
+    assert 'raise NotImplementedError("helper: replace this line with your code")' in cell.source
