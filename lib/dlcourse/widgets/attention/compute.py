@@ -50,7 +50,8 @@ class SharpnessTable:
 
     - d_ks: (M,) the widths
     - max_weight: (M, 2) the largest weight of a query, averaged over the queries
-    - grad_norm: (M, 2) the Jacobian's norm (:func:`softmax_jacobian_norm`), averaged over the queries
+    - grad_norm: (M, 2) the Jacobian's norm (:func:`softmax_jacobian_norm`), the median over the queries
+      (the mean would be ruled by the rare queries whose two best keys tie)
     - score_std: (M,) the standard deviation of the unscaled scores (about sqrt(d_k))
     - examples: (M, E, 2, K) the weights of the first E queries over the K keys
     """
@@ -77,7 +78,7 @@ def softmax_sharpness(softmax: Softmax, d_ks: Sequence[int], n_keys: int = 16, n
         scores = q @ k.T  # (n_queries, n_keys): each a sum of d_k products of unit variance
         weights = [np.asarray(softmax(s), dtype=np.float64) for s in (scores, scores / math.sqrt(d_k))]
         max_weight.append([w.max(axis=-1).mean() for w in weights])
-        grad_norm.append([softmax_jacobian_norm(w).mean() for w in weights])
+        grad_norm.append([np.median(softmax_jacobian_norm(w)) for w in weights])
         score_std.append(scores.std())
         examples.append(np.stack([w[:n_examples] for w in weights], axis=1))  # (E, 2, K)
     return SharpnessTable(np.asarray(d_ks, dtype=np.int64), np.array(max_weight), np.array(grad_norm),
