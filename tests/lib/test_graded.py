@@ -200,3 +200,14 @@ def test_a_float32_result_is_named_as_such():
     assert not verdict.ok and "float32 precision" in verdict.message
     wrong = ex.judge(case, graded.run_case(lambda x: np.exp(x).astype(np.float32) + 1, case))
     assert not wrong.ok and "precision" not in wrong.message  # a wrong value is not blamed on float32
+
+
+def test_an_exercise_that_requires_float64_rejects_float32_within_the_tolerance():
+    from dlcourse.exercises import Case
+
+    ex = _exercise(reference=lambda x: x * 2, cases=lambda rng: [Case((np.linspace(-1, 1, 5),))],
+                   rtol=1e-3, float64=True, names=("y",))
+    case = ex.seeded_cases(0)[0]
+    verdict = ex.judge(case, graded.run_case(lambda x: (x * 2).astype(np.float32), case))
+    assert not verdict.ok and "your y has float32 precision" in verdict.message
+    assert ex.judge(case, graded.run_case(lambda x: x * 2, case)).ok

@@ -15,7 +15,7 @@ import numpy as np
 from dlcourse.checks import protocol
 from dlcourse.checks.compare import Comparison, compare_outputs, flatten_outputs
 
-__all__ = ["MAX_ERROR_CHARS", "Case", "Exercise", "Mistake", "judge_call", "matches_mistake"]
+__all__ = ["MAX_ERROR_CHARS", "Case", "Exercise", "Mistake", "float64_outputs", "judge_call", "matches_mistake"]
 
 MAX_ERROR_CHARS = 2000
 
@@ -67,6 +67,11 @@ class Exercise:
     default, a module-level variable, drawing from ``np.random``), the third
     must differ (a generator argument that is ignored).
 
+    ``float64``: the docstring requires float64 results; a float32 or float16
+    output fails even within the tolerances, and the message says so (a
+    float32 result can pass most cases and then fail the one that needs the
+    digits, or the student's own gradient check).
+
     ``handout``: how the student hand-out, which has neither the reference nor
     this description, judges the visible cases (``dlcourse.exercises.recorded``):
     "outputs" compares with the reference's outputs recorded when it was built
@@ -95,6 +100,7 @@ class Exercise:
     may_change: tuple[str, ...] = ()
     repeat: bool = True
     handout: str | None = None
+    float64: bool = False
 
     # -- cases ------------------------------------------------------------------------
 
@@ -119,6 +125,10 @@ class Exercise:
         if verdict is not None:
             return verdict
         outputs = result["outputs"]
+        if self.float64:
+            verdict = float64_outputs(outputs, self.names)
+            if not verdict.ok:
+                return Comparison(False, f"{label}: {verdict.message}")
         if self.check is not None:
             verdict = self.check(copy.deepcopy(case), outputs)
             return verdict if verdict.ok else Comparison(False, f"{label}: {verdict.message}")
@@ -214,6 +224,17 @@ def _invalid_text(names: Sequence[str] | None, result: dict[str, Any]) -> str:
             return f"your function returned None for `{name}` (output {index + 1}): is a `return` missing?"
         return f"`{name}` (output {index + 1}) is not numbers: {text}"
     return f"what your function returned is not numbers: {text}"
+
+
+def float64_outputs(outputs: list[np.ndarray], names: Sequence[str] | None) -> Comparison:
+    """Every floating-point output is float64 (an exercise whose docstring requires it)."""
+    for i, out in enumerate(outputs):
+        if out.dtype in (np.float32, np.float16):
+            name = names[i] if names and i < len(names) else f"output {i + 1}"
+            return Comparison(False, (
+                f"your {name} has {out.dtype} precision: this exercise needs float64 (the inputs are float64; "
+                "astype(np.float32), np.float32(...) or a torch tensor's default dtype loses digits)."))
+    return Comparison(True)
 
 
 def matches_mistake(outputs: list[np.ndarray], wrong: list[np.ndarray]) -> bool:

@@ -24,7 +24,7 @@ import numpy as np
 
 from dlcourse.checks import protocol
 from dlcourse.checks.compare import Comparison, compare_outputs, flatten_outputs
-from dlcourse.exercises.core import Exercise, judge_call, matches_mistake
+from dlcourse.exercises.core import Exercise, float64_outputs, judge_call, matches_mistake
 
 __all__ = ["RecordedExercise", "load", "record", "write_records"]
 
@@ -38,7 +38,8 @@ def record(exercise: Exercise, seed: int = VISIBLE_SEED) -> dict[str, Any]:
     cases = [protocol.decode(protocol.encode(c)) for c in data]
     entry: dict[str, Any] = {
         "name": exercise.name, "seed": seed, "mode": exercise.handout_mode, "names": list(exercise.names or []),
-        "rtol": exercise.rtol, "atol": exercise.atol, "may_change": list(exercise.may_change), "cases": data,
+        "rtol": exercise.rtol, "atol": exercise.atol, "may_change": list(exercise.may_change),
+        "float64": exercise.float64, "cases": data,
     }
     if entry["mode"] == "moments":
         entry["moments"] = [[_moments(o) for o in exercise.expected(c)] for c in cases]
@@ -87,6 +88,7 @@ class RecordedExercise:
         self.names = tuple(entry["names"]) or None
         self.rtol, self.atol = entry["rtol"], entry["atol"]
         self.may_change = tuple(entry["may_change"])
+        self.float64 = bool(entry.get("float64", False))
         self._cases = [protocol.encode(c) for c in entry["cases"]]  # kept encoded: decoded afresh for each use
         self._expected = entry.get("expected")
         self._moments = entry.get("moments")
@@ -107,6 +109,8 @@ class RecordedExercise:
         if verdict is not None:
             return verdict
         outputs, i = result["outputs"], self._index(case)
+        if self.float64 and not (precision := float64_outputs(outputs, self.names)).ok:
+            return Comparison(False, f"{label}: {precision.message}")
         if self.mode == "none":
             return Comparison(True)  # left to the grader: its check may accept other answers than the reference's
         if self._moments is not None:

@@ -1,9 +1,12 @@
-"""Linear and logistic regression (I2DL lecture 2, "Machine Learning Basics").
+"""Linear, regularized, logistic and softmax regression (I2DL lecture 2, "Machine Learning Basics";
+the penalties of I2DL lecture 3, "Regularization"; softmax of I2DL lecture 4, "Multiclass Classification").
 
 Notation follows the lecture: a design matrix ``X`` of shape (n, d+1) whose
 first column is all ones, parameters ``theta`` of shape (d+1,) with
 ``theta[0]`` the bias, predictions ``y_hat = X @ theta``, and the loss
-``J(theta) = 1/n * sum_i (y_hat_i - y_i)^2``.
+``J(theta) = 1/n * sum_i (y_hat_i - y_i)^2``. A penalty ``lam * R(theta)``
+never includes the bias ``theta[0]``. Softmax regression has one parameter
+column per class: ``Theta`` of shape (d+1, C), scores ``X @ Theta`` (n, C).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy as np
 
 # Data preparation lives in dlcourse.data (notebooks use it where the reference is absent).
 from dlcourse.data import add_bias_column, polynomial_features, train_val_split
+from dlcourse.reference.layers import softmax_cross_entropy
 
 __all__ = [
     "add_bias_column",
@@ -22,9 +26,14 @@ __all__ = [
     "mse_gradient",
     "normal_equations",
     "polynomial_features",
+    "regularized_loss_and_gradient",
+    "ridge_regression",
     "sigmoid",
+    "softmax_loss_and_gradient",
     "train_val_split",
 ]
+
+PENALTIES = ("l1", "l2")
 
 
 def mse(y_hat: np.ndarray, y: np.ndarray) -> float:
@@ -103,3 +112,93 @@ def logistic_loss_and_gradient(
     loss = float(np.mean(np.logaddexp(0.0, s) - y * s))
     grad = X.T @ (sigmoid(s) - y) / X.shape[0]
     return loss, grad
+
+
+# -- regularization (I2DL lecture 3, "Regularization") -----------------------------------------
+
+
+def _design(X: object, y: object, theta: object | None = None) -> tuple[np.ndarray, ...]:
+    """X (n, d+1), y (n,) and theta (d+1,) as float64, or a ValueError naming the argument and the shape."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"X must be a design matrix of shape (n, d+1) with n >= 1, got shape {X.shape}")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape (n,) = ({X.shape[0]},) for X of shape {X.shape}, got {y.shape}")
+    if theta is None:
+        return X, y
+    theta = np.asarray(theta, dtype=np.float64)
+    if theta.shape != (X.shape[1],):
+        raise ValueError(f"theta must have shape (d+1,) = ({X.shape[1]},) for X of shape {X.shape}, "
+                         f"got {theta.shape}")
+    return X, y, theta
+
+
+def _strength(lam: object) -> float:
+    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(lam) or lam < 0:
+        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+    return float(lam)
+
+
+def regularized_loss_and_gradient(
+    X: np.ndarray, y: np.ndarray, theta: np.ndarray, lam: float, penalty: str = "l2"
+) -> tuple[float, np.ndarray]:
+    """``J(theta) = 1/n ||X theta - y||^2 + lam R(theta)`` and its gradient, shape (d+1,).
+
+    ``R`` is the lecture's L2 penalty ``sum_{j>=1} theta_j^2`` (``penalty="l2"``)
+    or L1 penalty ``sum_{j>=1} |theta_j|`` (``"l1"``); the bias ``theta[0]`` is
+    not penalised (shifting every target by a constant should shift the bias,
+    not cost anything). |t| has no derivative at 0: the gradient uses
+    ``sign(0) = 0`` there, the subgradient of smallest size.
+    """
+    X, y, theta = _design(X, y, theta)
+    lam = _strength(lam)
+    if penalty not in PENALTIES:
+        raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
+    weights = theta.copy()
+    weights[0] = 0.0  # the bias is not penalised
+    if penalty == "l2":
+        loss, dpenalty = float(weights @ weights), 2.0 * weights
+    else:
+        loss, dpenalty = float(np.abs(weights).sum()), np.sign(weights)
+    return mse(X @ theta, y) + lam * loss, mse_gradient(X, y, theta) + lam * dpenalty
+
+
+def ridge_regression(X: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
+    """The minimiser of ``1/n ||X theta - y||^2 + lam sum_{j>=1} theta_j^2``: shape (d+1,).
+
+    Setting the gradient to zero gives ``(X^T X + n lam D) theta = X^T y`` with
+    ``D = diag(0, 1, ..., 1)`` (the bias is not penalised). For lam > 0 the
+    system has a unique solution even where X^T X is singular (fewer samples
+    than features, or repeated columns), as long as the bias column is not zero.
+    """
+    X, y = _design(X, y)
+    lam = _strength(lam)
+    n, p = X.shape
+    D = np.eye(p)
+    D[0, 0] = 0.0
+    return np.linalg.solve(X.T @ X + n * lam * D, X.T @ y)
+
+
+# -- softmax regression (I2DL lecture 4, "Multiclass Classification: Softmax") -------------------
+
+
+def softmax_loss_and_gradient(X: np.ndarray, y: np.ndarray, Theta: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean cross entropy of softmax regression and its gradient with respect to ``Theta``.
+
+    Scores ``S = X Theta`` (n, C), ``p(y_i | x_i) = exp(S[i, y_i]) / sum_k exp(S[i, k])``,
+    loss ``-1/n sum_i log p(y_i | x_i)``; the gradient is ``X^T (P - Y) / n``
+    with P the softmax probabilities and Y the one-hot labels, shape (d+1, C).
+    Exact for scores of any size: the log-probabilities come from each row's
+    scores minus that row's maximum (:func:`dlcourse.reference.layers.softmax_cross_entropy`).
+
+    Inputs: X (n, d+1); y (n,) integer labels in 0..C-1; Theta (d+1, C).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    Theta = np.asarray(Theta, dtype=np.float64)
+    if X.ndim != 2 or Theta.ndim != 2 or Theta.shape[0] != X.shape[1]:
+        raise ValueError(f"X must be (n, d+1) and Theta (d+1, C) with the same d+1, got X {X.shape} and "
+                         f"Theta {Theta.shape}")
+    loss, dscores = softmax_cross_entropy(X @ Theta, y)  # validates y: (n,) integers in 0..C-1
+    return loss, X.T @ dscores

@@ -32,10 +32,9 @@ NOTEBOOK_DATA = {
         "X = data.add_bias_column(x[:, None])",
     ],
     "PolynomialDegreeView": [
-        "rng = np.random.default_rng(0)",
-        "theta_probe = rng.standard_normal(2)",  # the gradient check of mse_gradient's test cell
         'x_curve, y_curve = data.make_regression_1d(n=60, noise=0.25, seed=1, kind="sine")',
-        "x_tr, y_tr, x_va, y_va = data.train_val_split(x_curve, y_curve, val_fraction=0.3, rng=rng)",
+        "split_rng = np.random.default_rng(2)",  # the data cell's own generator
+        "x_tr, y_tr, x_va, y_va = data.train_val_split(x_curve, y_curve, val_fraction=0.3, rng=split_rng)",
     ],
     "TwoLayerTrainingView": [
         'moons_points, moons_labels = data.make_classification_2d(n=200, kind="moons", noise=0.15, seed=0)',
@@ -46,6 +45,15 @@ NOTEBOOK_DATA = {
     "InitialLossView": ["digits = data.load_digits(seed=0)"],
     "ActivationStatsView": [],
 }
+
+
+# Views that draw what the notebook trained or computed itself, with no function of the student's.
+RUNS_NO_STUDENT_FUNCTION = {"InitialLossView", "AttentionMapView", "DelayView"}
+
+
+def moved(view: View) -> dict[str, float]:
+    """Each slider at the end of its range it is not at now."""
+    return {name: spec.min if view.params[name] == spec.max else spec.max for name, spec in view.sliders.items()}
 
 
 def absent(name: str) -> None:
@@ -152,10 +160,12 @@ def test_every_show_call_of_a_notebook_has_its_catalogue_entry():
     assert len(set(listed)) == len(listed), "a view is listed twice"
     assert shown == set(listed), f"shown but not listed: {shown - set(listed)}; listed but not shown: " \
                                  f"{set(listed) - shown}"
-    assert set(NOTEBOOK_DATA) == {name for _, name in listed}
+    # Notebooks 01-04 are replayed from the data lines above; later notebooks' packages declare their views
+    # (VIEWS) with builders their own tests check against the notebook.
+    assert set(NOTEBOOK_DATA) == {name for notebook, name in listed if notebook < "05"}
 
 
-@pytest.mark.parametrize("entry", ALL_VIEWS, ids=lambda e: e.name)
+@pytest.mark.parametrize("entry", [e for e in ALL_VIEWS if e.name in NOTEBOOK_DATA], ids=lambda e: e.name)
 def test_the_catalogue_builds_each_view_on_its_notebooks_data(entry, built):
     view = built[entry.name]
     assert type(view).__name__ == entry.name and type(view.fig.canvas) is FigureCanvasAgg  # headless
@@ -179,7 +189,7 @@ def test_blitted_update_matches_a_full_redraw(entry, built, monkeypatch):
     monkeypatch.setattr(canvas, "restore_region",
                         lambda region: restored.append(region) or FigureCanvasAgg.restore_region(
                             canvas, region))
-    view.update(**{name: spec.max for name, spec in view.sliders.items()})  # sliders at max
+    view.update(**moved(view))  # every slider to another end of its range
     view.draw()  # blits: restores the background, draws the moving artists on it
     blitted = np.asarray(canvas.buffer_rgba()).copy()
     assert len(restored) == 1 and not np.array_equal(blitted, before)
@@ -194,7 +204,7 @@ def test_without_the_reference_every_view_builds_and_says_what_to_implement(entr
     view.fig.canvas.draw()
     view.update(**{name: spec.max for name, spec in view.sliders.items()})
     view.draw()
-    if entry.name == "InitialLossView":  # runs no function of the student's
+    if entry.name in RUNS_NO_STUDENT_FUNCTION:
         assert view.title.get_text() == view.base_title
     else:
         assert "implement `" in view.title.get_text() and view.title.get_text().endswith(" first)")

@@ -1,6 +1,7 @@
 """The slider views of notebook 01_regression: :mod:`.compute` computes, :mod:`.views` draws."""
 
 from dlcourse.widgets.regression.compute import (
+    descent_misbehaves,
     evaluate_polynomial,
     fit_polynomial,
     learning_rate_top,
@@ -9,13 +10,14 @@ from dlcourse.widgets.regression.compute import (
     parameter_window,
     path_losses,
     polynomial_errors,
+    solves_least_squares,
     stability_limit,
     unit_scale,
 )
 from dlcourse.widgets.regression.views import GradientDescentView, PolynomialDegreeView
 
 __all__ = [
-    "GradientDescentView", "PolynomialDegreeView", "evaluate_polynomial", "fit_polynomial", "learning_rate_top",
-    "least_squares", "loss_surface", "parameter_window", "path_losses", "polynomial_errors", "stability_limit",
-    "unit_scale",
+    "GradientDescentView", "PolynomialDegreeView", "descent_misbehaves", "evaluate_polynomial", "fit_polynomial",
+    "learning_rate_top", "least_squares", "loss_surface", "parameter_window", "path_losses", "polynomial_errors",
+    "solves_least_squares", "stability_limit", "unit_scale",
 ]

@@ -1,9 +1,10 @@
 """The computations of notebook 01's views (I2DL lecture 2, "Machine Learning Basics"): plain NumPy.
 
 Loss surfaces and stability limits for :class:`~dlcourse.widgets.regression.views.GradientDescentView`,
-polynomial fits and their errors for :class:`~dlcourse.widgets.regression.views.PolynomialDegreeView`.
-None of them is an exercise of the notebook: where a view needs one (``gradient_descent``, ``mse``,
-``normal_equations``), the student's function or the reference is passed in.
+polynomial fits and their errors for :class:`~dlcourse.widgets.regression.views.PolynomialDegreeView`,
+and the two tests that tell a wrong function from a bad slider setting (:func:`descent_misbehaves`,
+:func:`solves_least_squares`). None of them is an exercise of the notebook: where a view needs one
+(``gradient_descent``, ``mse``, ``normal_equations``), the student's function or the reference is passed in.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import numpy as np
 from dlcourse.data import polynomial_features
 
 __all__ = [
-    "evaluate_polynomial", "fit_polynomial", "learning_rate_top", "least_squares", "loss_surface",
-    "parameter_window", "path_losses", "polynomial_errors", "stability_limit", "unit_scale",
+    "descent_misbehaves", "evaluate_polynomial", "fit_polynomial", "learning_rate_top", "least_squares",
+    "loss_surface", "parameter_window", "path_losses", "polynomial_errors", "solves_least_squares",
+    "stability_limit", "unit_scale",
 ]
 
 
@@ -48,6 +50,46 @@ def stability_limit(X: np.ndarray) -> float:
     multiplies the error by (1 - α λ_max), which grows when α > 2/λ_max.
     """
     return float(2.0 / np.linalg.eigvalsh(2.0 / X.shape[0] * X.T @ X)[-1])
+
+
+def descent_misbehaves(X: np.ndarray, y: np.ndarray, path: np.ndarray, theta0: np.ndarray,
+                       learning_rate: float, critical_rate: float) -> bool:
+    """Whether a path (K, d+1) of gradient descent from ``theta0`` cannot come from a correct implementation.
+
+    Below the stability limit (``learning_rate < critical_rate``) every step of
+    correct descent on this quadratic lowers J until J sits at its minimum: in
+    the eigenbasis of the Hessian each component of θ - θ* shrinks by a factor
+    |1 - α λ_i| < 1. So a path that starts elsewhere than θ0, rises or stands
+    still on the way down comes from a wrong function, not from the slider.
+    Above the limit nothing is claimed (correct descent may diverge there).
+    """
+    path = np.asarray(path, dtype=np.float64)
+    if not learning_rate < critical_rate * (1 - 1e-9) or path.shape[0] < 2:
+        return False
+    if not np.allclose(path[0], theta0, rtol=1e-12, atol=1e-12):
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        losses = np.mean((path @ X.T - y) ** 2, axis=1)  # J at every row, (K,)
+    if not np.all(np.isfinite(losses)):
+        return True
+    loss_min = float(np.mean((X @ least_squares(X, y) - y) ** 2))
+    excess, step = losses - loss_min, np.diff(losses)
+    rises = step > 1e-9 * (losses[0] + abs(loss_min)) + 1e-300
+    # Still well above the minimum (beyond what rounding can hide), yet no lower than before.
+    stalls = (step >= 0) & (excess[:-1] > max(1e-9 * excess[0], 1e-10 * abs(loss_min)))
+    return bool(np.any(rises | stalls))
+
+
+def solves_least_squares(X: np.ndarray, y: np.ndarray, theta: np.ndarray, rtol: float = 1e-3) -> bool:
+    """Whether θ (d+1,) minimises ||X θ - y||², to ``rtol``: there the gradient X^T (X θ - y) is 0.
+
+    Relative to the sizes of its two terms, so an ill-conditioned but correct
+    solve (an explicit inverse at degree 15) still passes while a wrong formula
+    (a missing column, a factor 1/n) is off by order 1.
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    scale = np.linalg.norm(X.T @ X) * np.linalg.norm(theta) + np.linalg.norm(X.T @ y) + 1e-300
+    return bool(np.linalg.norm(X.T @ (X @ theta - y)) <= rtol * scale)
 
 
 def least_squares(X: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -2,14 +2,20 @@
 
 * :class:`GradientDescentView`: gradient descent on the MSE of a line fit, on
   its loss surface J(θ0, θ1), in data space, and as a loss curve: what the
-  learning rate does, and where it makes descent diverge (α > 2/λ_max).
+  learning rate does, and that descent diverges beyond α = 2/λ_max. The view
+  states that limit as a formula and never prints its value: the notebook asks
+  the student to find it with the slider.
 * :class:`PolynomialDegreeView`: under- and overfitting as the polynomial
   degree grows (Bishop's curve-fitting example), training against validation
-  error, optionally with a ridge penalty.
+  error, optionally with a ridge penalty (the notebook's regularization section).
 
 Both run the student's own functions when given, with the reference standing
-in while those are stubs (:class:`~dlcourse.widgets.fallback.WithFallback`);
-the numbers come from :mod:`dlcourse.widgets.regression.compute`.
+in while those are stubs (:class:`~dlcourse.widgets.fallback.WithFallback`).
+Where a student's function runs but cannot be right (descent that climbs at a
+stable learning rate, a "least-squares" fit whose gradient is not 0), the view
+says that the function is wrong, not the slider setting, and draws the
+reference instead where it exists. The numbers come from
+:mod:`dlcourse.widgets.regression.compute`.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from dlcourse.lazy_reference import ReferenceUnavailable
 from dlcourse.widgets.core import Slider, View, WithFallback, display_clip
 from dlcourse.widgets.regression.compute import (
+    descent_misbehaves,
     evaluate_polynomial,
     fit_polynomial,
     learning_rate_top,
@@ -28,6 +36,7 @@ from dlcourse.widgets.regression.compute import (
     parameter_window,
     path_losses,
     polynomial_errors,
+    solves_least_squares,
     stability_limit,
     unit_scale,
 )
@@ -103,8 +112,9 @@ class GradientDescentView(View):
         (self.loss_line,) = ax_loss.plot([], [], color="tab:blue")
         self.loss_text = ax_loss.text(0.97, 0.95, "", transform=ax_loss.transAxes, ha="right",
                                       va="top", fontsize=9)
-        ax_loss.set(yscale="log", xlim=(0, self.MAX_ITERS), ylim=self._loss_lim, xlabel="step",
-                    ylabel="J(θ)", title="loss per step")
+        # The limit as the notebook derives it, never its value: finding that is the student's question.
+        ax_loss.set(yscale="log", xlim=(0, self.MAX_ITERS), ylim=self._loss_lim,
+                    xlabel="step (stable only for α < 2/λ_max)", ylabel="J(θ)", title="loss per step")
         ax_loss.minorticks_off()  # dozens of minor log ticks cost more than the data
         self.axes = (ax_j, ax_fit, ax_loss)
         self.animate(self.path_line, self.end_marker, self.fit_line, self.loss_line, self.loss_text)
@@ -117,7 +127,7 @@ class GradientDescentView(View):
         with self.part(self.path_line, self.end_marker, self.fit_line, self.loss_line, self.loss_text):
             # A diverging run overflows to inf/nan: that is the lesson, not a warning.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                path = self._gd(self.X, self.y, lr, k, start, shape=(k + 1, 2))
+                path, wrong = self._descend(lr, k, start)
                 losses = path_losses(self.X, self.y, path, lambda y_hat, y: self._mse(y_hat, y, shape=()))
                 shown = np.clip(path, *self._box)
                 end = shown[-1]
@@ -126,16 +136,38 @@ class GradientDescentView(View):
             self.end_marker.set_data(shown[-1:, 0], shown[-1:, 1])
             self.loss_line.set_data(np.arange(k + 1), display_clip(losses, *self._loss_lim))
             diverged = not np.isfinite(losses[-1]) or losses[-1] > losses[0]
-            if diverged:
-                message = f"diverged: α > 2/λ_max = {self.critical_rate:.3g}"
-            elif lr > self.critical_rate:
-                message = f"unstable: α > 2/λ_max = {self.critical_rate:.3g}"
+            # What the path did, never where the limit is (that would answer the notebook's question).
+            if wrong:
+                message = "your gradient_descent climbs or stalls\nat a stable α: the function is wrong,\nnot the rate"
+            elif diverged:
+                message = "diverging: J grows (α > 2/λ_max)"
             else:
                 message = f"J = {losses[-1]:.4g} (best {self.loss_min:.4g})"
             self.loss_text.set_text(message)
-            self.loss_text.set_color("tab:red" if diverged or lr > self.critical_rate else "k")
-            self.loss_line.set_color("tab:red" if diverged else "tab:blue")
+            self.loss_text.set_color("tab:red" if diverged or wrong else "k")
+            self.loss_line.set_color("tab:red" if diverged or wrong else "tab:blue")
         self.show_fallbacks(self._gd, self._mse)
+
+    def _descend(self, lr: float, k: int, start: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The path to draw, and whether it is a student's path that no correct descent makes.
+
+        A student's path that climbs or stalls below the stability limit is
+        replaced by the reference's, with a note saying that the function is
+        wrong (a sign-flipped step would otherwise read as "diverging", as if
+        the rate were to blame); without the reference it is drawn as it is,
+        and the loss panel says so.
+        """
+        path = self._gd(self.X, self.y, lr, k, start, shape=(k + 1, 2))
+        if self._gd.note or self._gd.student is None:
+            return path, False  # the reference's own path
+        if not descent_misbehaves(self.X, self.y, path, start, lr, self.critical_rate):
+            return path, False
+        try:
+            path = np.asarray(self._gd.reference(self.X, self.y, lr, k, start), dtype=np.float64)
+        except ReferenceUnavailable:
+            return path, True
+        self._gd.note = "your gradient_descent climbs or stalls at a stable α: the function is wrong, not the rate"
+        return path, False
 
 
 class PolynomialDegreeView(View):
@@ -162,11 +194,22 @@ class PolynomialDegreeView(View):
             "ridge": Slider("log", 1e-8, 1.0, 0.25, 1e-8, "ridge λ"),
         }, figsize=(9, 3.4), title="Polynomial least squares: under- and overfitting")
         self._errors_cache: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+        self._fit_wrong = False  # the student's fit is not least squares and no reference stands in
         self._build()
         self.update()
 
     def _solve(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return self._fit(X, y, shape=(X.shape[1],), finite=True)
+        theta = self._fit(X, y, shape=(X.shape[1],), finite=True)
+        if self._fit.note or self._fit.student is None or solves_least_squares(X, y, theta):
+            return theta
+        # A wrong normal_equations would pass for over- or underfitting: say it is the function.
+        try:
+            theta = np.asarray(self._fit.reference(X, y), dtype=np.float64)
+        except ReferenceUnavailable:
+            self._fit_wrong = True
+            return theta
+        self._fit.note = "your normal_equations does not minimise the squared error (X^T (X θ - y) ≠ 0)"
+        return theta
 
     def errors(self, ridge: float) -> tuple[np.ndarray, np.ndarray]:
         """Training and validation MSE for every degree at this ridge (cached)."""
@@ -239,5 +282,8 @@ class PolynomialDegreeView(View):
             self.degree_marker.set_data([d, d], display_clip(np.array([train[d], val[d]]),
                                                              *self._err_lim))
             # One short line: every glyph is rendered again on each update.
-            self.error_text.set_text(f"training {train[d]:.3g}, validation {val[d]:.3g}")
+            if self._fit_wrong:
+                self.error_text.set_text("your normal_equations is wrong: X^T (X θ - y) ≠ 0")
+            else:
+                self.error_text.set_text(f"training {train[d]:.3g}, validation {val[d]:.3g}")
         self.show_fallbacks(self._fit)

@@ -7,6 +7,7 @@ import pytest
 
 from dlcourse.reference import regression as ref
 from dlcourse.widgets.regression.compute import (
+    descent_misbehaves,
     evaluate_polynomial,
     fit_polynomial,
     learning_rate_top,
@@ -14,6 +15,7 @@ from dlcourse.widgets.regression.compute import (
     parameter_window,
     path_losses,
     polynomial_errors,
+    solves_least_squares,
     stability_limit,
     unit_scale,
 )
@@ -102,3 +104,46 @@ def test_ridge_fit_equals_its_closed_form(sine):
 
 def test_unit_scale_maps_the_ends_onto_minus_one_and_one():
     np.testing.assert_allclose(unit_scale(np.array([2.0, 3.0, 4.0]), 2.0, 4.0), [-1.0, 0.0, 1.0])
+
+
+def test_correct_descent_below_the_limit_never_misbehaves(line):
+    X, y = line
+    limit = stability_limit(X)
+    rng = np.random.default_rng(2)
+    for lr in np.geomspace(1e-4 * limit, 0.999 * limit, 15):
+        start = 3 * rng.standard_normal(2)
+        path = ref.gradient_descent(X, y, lr, 200, start)
+        assert not descent_misbehaves(X, y, path, start, lr, limit), lr
+    theta_star = np.linalg.lstsq(X, y, rcond=None)[0]  # starting at the optimum: it stays there
+    assert not descent_misbehaves(X, y, ref.gradient_descent(X, y, 0.5 * limit, 20, theta_star), theta_star,
+                                  0.5 * limit, limit)
+    exact = X @ np.array([1.0, -2.0])  # noise-free: the minimum is 0
+    assert not descent_misbehaves(X, exact, ref.gradient_descent(X, exact, 0.5 * limit, 200, np.zeros(2)),
+                                  np.zeros(2), 0.5 * limit, limit)
+
+
+def test_wrong_descent_below_the_limit_misbehaves(line):
+    X, y = line
+    limit, start = stability_limit(X), np.array([0.5, -1.0])
+    climbing = ref.gradient_descent(X, y, -0.1 * limit, 10, start)  # a flipped sign
+    assert descent_misbehaves(X, y, climbing, start, 0.1 * limit, limit)
+    one = ref.gradient_descent(X, y, 0.1 * limit, 1, start)  # every step from theta0 again: it stands still
+    assert descent_misbehaves(X, y, np.vstack([one, one[1:], one[1:]]), start, 0.1 * limit, limit)
+    good = ref.gradient_descent(X, y, 0.1 * limit, 5, start)
+    assert descent_misbehaves(X, y, good[1:], start, 0.1 * limit, limit)  # theta0 missing from the path
+    # Above the limit nothing is claimed: correct descent diverges there too.
+    assert not descent_misbehaves(X, y, climbing, start, 1.5 * limit, limit)
+
+
+def test_solves_least_squares_accepts_ill_conditioned_solves_and_rejects_wrong_formulas(sine):
+    x, y = unit_scale(sine[0], -1, 1), sine[1]
+    Phi = ref.polynomial_features(x, 15)  # degree 15 on 20 points: X^T X is nearly singular
+    Phi_aug = np.vstack([Phi, np.sqrt(20 * 1e-8) * np.eye(16)[1:]])  # the view's smallest ridge
+    y_aug = np.concatenate([y, np.zeros(15)])
+    by_inverse = np.linalg.inv(Phi_aug.T @ Phi_aug) @ Phi_aug.T @ y_aug
+    assert solves_least_squares(Phi_aug, y_aug, by_inverse)
+    assert solves_least_squares(Phi_aug, y_aug, np.linalg.lstsq(Phi_aug, y_aug, rcond=None)[0])
+    X = ref.polynomial_features(x, 3)
+    theta = ref.normal_equations(X, y)
+    assert not solves_least_squares(X, y, theta / 20)
+    assert not solves_least_squares(X, y, np.concatenate([[0.0], theta[1:]]))

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from matplotlib.text import Text
 
 import dlcourse.lazy_reference
 from dlcourse.lazy_reference import ReferenceUnavailable
@@ -80,14 +81,15 @@ def test_gradient_descent_uses_a_working_student_function(line):
     def spy(X, y, learning_rate, num_iters, theta0):
         calls.append((learning_rate, num_iters))
         X += 1.0  # a careless student writes into X: the view's data must not change
-        return ref.gradient_descent(X - 1.0, y, learning_rate, num_iters, theta0) + 0.25
+        # Half the rate: still a descent (so the view keeps it), and not what the reference draws.
+        return ref.gradient_descent(X - 1.0, y, learning_rate / 2, num_iters, theta0)
 
     mse_calls = []
     view = GradientDescentView(X.copy(), y, gradient_descent=spy,
                                mse=lambda y_hat, y: mse_calls.append(1) or ref.mse(y_hat, y))
     view.update(learning_rate=0.05, num_iters=7)
     assert calls[-1] == (0.05, 7) and len(mse_calls) >= 8
-    expected = ref.gradient_descent(X, y, 0.05, 7, np.zeros(2)) + 0.25
+    expected = ref.gradient_descent(X, y, 0.025, 7, np.zeros(2))
     np.testing.assert_allclose(view.path_line.get_xdata(), expected[:, 0])
     np.testing.assert_array_equal(view.X, X)
     assert "reference" not in view.title.get_text()
@@ -111,7 +113,7 @@ def test_a_diverging_learning_rate_warns_nothing(line):
         view.update(learning_rate=view.sliders["learning_rate"].max, num_iters=200)
         view.fig.canvas.draw()
         view.draw()
-    assert view.loss_text.get_text().startswith("diverged")
+    assert view.loss_text.get_text().startswith("diverging")
     shown = view.loss_line.get_ydata()
     assert np.all(np.isfinite(shown)) and shown.max() == view._loss_lim[1]
     assert np.all(np.isfinite(view.path_line.get_xydata()) | np.isnan(view.path_line.get_xydata()))
@@ -139,3 +141,83 @@ def test_without_the_reference_or_the_students_functions_the_views_say_what_to_i
     assert 0 < lo < hi  # error axis limits from the data's spread instead
     poly.update(degree=5)
     poly.fig.canvas.draw()
+
+
+def flipped(X, y, learning_rate, num_iters, theta0):
+    """A gradient descent that steps up the gradient: it climbs at every rate."""
+    return ref.gradient_descent(X, y, -learning_rate, num_iters, theta0)
+
+
+def from_start(X, y, learning_rate, num_iters, theta0):
+    """Every step from theta0 again: one step, then it stands still."""
+    one = ref.gradient_descent(X, y, learning_rate, 1, theta0)
+    return np.vstack([one[:1], np.repeat(one[1:], num_iters, axis=0)])
+
+
+def texts(view) -> str:
+    """Every text of the figure: title, tick labels, the loss panel's messages."""
+    return " ".join(t.get_text() for t in view.fig.findobj(Text))
+
+
+def test_the_view_states_the_limit_but_never_its_value(line):
+    view = GradientDescentView(*line, gradient_descent=ref.gradient_descent, mse=ref.mse)
+    top = view.sliders["learning_rate"].max
+    for lr in np.geomspace(view.sliders["learning_rate"].min, top, 25):
+        view.update(learning_rate=float(lr), num_iters=200)
+        shown = texts(view)
+        assert "2/λ_max" in shown
+        for digits in (2, 3, 4):
+            assert f"{view.critical_rate:.{digits}g}" not in shown, (lr, shown)
+        # The message follows what the path did, and only that.
+        assert view.loss_text.get_text().startswith("diverging") == (lr > view.critical_rate * 1.02) or \
+            abs(lr / view.critical_rate - 1) < 0.02
+
+
+@pytest.mark.parametrize("wrong", [flipped, from_start])
+def test_a_wrong_descent_at_a_stable_rate_blames_the_function_not_the_rate(line, wrong):
+    X, y = line
+    view = GradientDescentView(X, y, gradient_descent=wrong, mse=ref.mse)
+    lr = 0.5 * view.critical_rate
+    view.update(learning_rate=lr, num_iters=50)
+    title = view.title.get_text()
+    assert "using the reference" in title and "the function is wrong, not the rate" in title
+    assert not view.loss_text.get_text().startswith("diverging")
+    expected = ref.gradient_descent(X, y, lr, 50, np.zeros(2))
+    np.testing.assert_allclose(view.path_line.get_xdata(), expected[:, 0])
+
+
+def test_above_the_limit_a_climbing_path_is_the_rates_doing(line):
+    view = GradientDescentView(*line, gradient_descent=flipped, mse=ref.mse)
+    view.update(learning_rate=view.sliders["learning_rate"].max, num_iters=100)
+    assert "reference" not in view.title.get_text()  # nothing can be said against the function there
+    assert view.loss_text.get_text().startswith("diverging")
+
+
+def test_without_the_reference_a_wrong_descent_is_drawn_and_named(line, monkeypatch):
+    monkeypatch.setattr(dlcourse.lazy_reference, "module", absent)
+    view = GradientDescentView(*line, gradient_descent=flipped, mse=ref.mse)
+    view.update(learning_rate=0.3 * view.critical_rate, num_iters=30)
+    assert "the function is wrong, not the rate" in " ".join(view.loss_text.get_text().split())
+    assert view.loss_text.get_color() == "tab:red" and view.path_line.get_visible()
+
+
+def test_a_correct_student_descent_is_never_called_wrong(line):
+    X, y = line
+    view = GradientDescentView(X, y, gradient_descent=ref.gradient_descent, mse=ref.mse)
+    for lr in np.geomspace(view.sliders["learning_rate"].min, 0.999 * view.critical_rate, 12):
+        for theta1 in (view.sliders["theta1"].min, 0.0, view.sliders["theta1"].max):
+            view.update(learning_rate=float(lr), num_iters=200, theta1=theta1)
+            assert view.title.get_text() == view.base_title, (lr, theta1)
+
+
+def test_a_wrong_normal_equations_is_named_in_the_polynomial_view(sine, monkeypatch):
+    def over_n(X, y):  # the 1/n of the loss kept: not a least-squares fit
+        return ref.normal_equations(X, y) / X.shape[0]
+
+    view = PolynomialDegreeView(*sine, fit=over_n)
+    assert "your normal_equations does not minimise the squared error" in view.title.get_text()
+    right = PolynomialDegreeView(*sine, fit=ref.normal_equations)
+    np.testing.assert_allclose(view.curve.get_ydata(), right.curve.get_ydata(), rtol=1e-6)
+    monkeypatch.setattr(dlcourse.lazy_reference, "module", absent)
+    alone = PolynomialDegreeView(*sine, fit=over_n)
+    assert alone.error_text.get_text().startswith("your normal_equations is wrong")

@@ -1,7 +1,10 @@
-"""Graded exercises of notebook 01_regression (I2DL lecture 2, "Machine Learning Basics").
+"""Notebook 01's least-squares exercises: the MSE, the normal equations, the MSE's gradient, gradient descent and
+the Gaussian log-likelihood (I2DL lecture 2).
 
-Each exercise draws random cases of varied sizes plus fixed edge cases; the
-mistakes are what students really write, used to explain a failure.
+Edge cases: a perfect prediction (the loss is exactly 0), one sample, a square design matrix (the fit interpolates),
+badly scaled columns, the optimum (the gradient is exactly 0), zero and one steps of descent, a learning rate of 0,
+a very sharp noise model (sigma = 1e-3). Gradient descent is the exercise students most often write in place
+(``theta = theta0; theta -= ...``): the machinery compares ``theta0`` with a pristine copy after the call.
 """
 
 from __future__ import annotations
@@ -9,14 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from dlcourse.exercises import Case, Exercise, Mistake, register
+from dlcourse.exercises.regression._cases import design, sizes
 from dlcourse.lazy_reference import reference
 
-
-def _design(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
-    return np.hstack([np.ones((n, 1)), rng.standard_normal((n, d))])
-
-
 # -- mse ----------------------------------------------------------------------
+
 
 def _mse_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
@@ -27,6 +27,9 @@ def _mse_cases(rng: np.random.Generator) -> list[Case]:
     y = rng.standard_normal(7)
     cases.append(Case((y.copy(), y), label="a perfect prediction (loss must be 0)"))
     cases.append(Case((np.array([2.5]), np.array([-1.0])), label="a single sample"))
+    y = 1e6 * rng.standard_normal(5)
+    cases.append(Case((y + 1e-2 * rng.standard_normal(5), y),
+                      label="targets near 1e6, errors near 1e-2 (loss about 1e-4)"))
     return cases
 
 
@@ -35,6 +38,7 @@ register(Exercise(
     reference=reference("regression.mse"),
     cases=_mse_cases,
     names=("loss",),
+    float64=True,
     mistakes=(
         Mistake("you summed the squared errors; J is their mean (divide by n).",
                 lambda y_hat, y: float(np.sum((y_hat - y) ** 2))),
@@ -48,18 +52,23 @@ register(Exercise(
 
 # -- normal equations -------------------------------------------------------------
 
+
 def _normal_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
     for k in range(3):
-        n, d = int(rng.integers(8, 40)), int(rng.integers(1, 5))
-        X = _design(rng, n, d)
+        n, d = sizes(rng, (8, 40), (1, 5))
+        X = design(rng, n, d)
         y = X @ rng.standard_normal(d + 1) + 0.3 * rng.standard_normal(n)
         cases.append(Case((X, y), label=f"noisy data {k + 1} (n={n}, d={d})"))
-    X = _design(rng, 10, 2)
+    X = design(rng, 10, 2)
     theta = np.array([1.5, -2.0, 0.5])
     cases.append(Case((X, X @ theta), label="noise-free data (must recover theta exactly)"))
     y = rng.standard_normal(9)
     cases.append(Case((np.ones((9, 1)), y), label="a bias column only (theta must be mean(y))"))
+    X = design(rng, 4, 3)
+    cases.append(Case((X, rng.standard_normal(4)), label="a square X (n = d+1 = 4): the fit goes through every point"))
+    X = design(rng, 12, 2) * np.array([1.0, 1000.0, 0.001])
+    cases.append(Case((X, rng.standard_normal(12)), label="columns of very different scales (x1000 and x0.001)"))
     return cases
 
 
@@ -73,8 +82,7 @@ register(Exercise(
     reference=reference("regression.normal_equations"),
     cases=_normal_cases,
     names=("theta",),
-    rtol=1e-6,
-    atol=1e-8,
+    float64=True,
     mistakes=(
         Mistake("you divided by n: the 1/n of the loss cancels when the gradient is set to 0.",
                 lambda X, y: np.linalg.solve(X.T @ X, X.T @ y) / X.shape[0]),
@@ -85,16 +93,19 @@ register(Exercise(
 
 # -- gradient of the MSE -------------------------------------------------------------
 
+
 def _grad_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
     for k in range(4):
-        n, d = int(rng.integers(3, 40)), int(rng.integers(1, 6))
-        X = _design(rng, n, d)
+        n, d = sizes(rng, (3, 40), (1, 6))
+        X = design(rng, n, d)
         cases.append(Case((X, rng.standard_normal(n), rng.standard_normal(d + 1)),
                           label=f"random case {k + 1} (n={n}, d={d})"))
-    X = _design(rng, 6, 2)
+    X = design(rng, 6, 2)
     theta = rng.standard_normal(3)
     cases.append(Case((X, X @ theta, theta), label="at the optimum (gradient must be 0)"))
+    X = design(rng, 1, 3)
+    cases.append(Case((X, rng.standard_normal(1), rng.standard_normal(4)), label="a single sample (n = 1)"))
     return cases
 
 
@@ -103,6 +114,7 @@ register(Exercise(
     reference=reference("regression.mse_gradient"),
     cases=_grad_cases,
     names=("dJ/dtheta",),
+    float64=True,
     mistakes=(
         Mistake("the factor 2 from differentiating the square is missing.",
                 lambda X, y, theta: X.T @ (X @ theta - y) / X.shape[0]),
@@ -116,19 +128,25 @@ register(Exercise(
 
 # -- gradient descent -------------------------------------------------------------
 
+
 def _gd_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
     for k in range(3):
-        n, d = int(rng.integers(5, 30)), int(rng.integers(1, 4))
-        X = _design(rng, n, d)
+        n, d = sizes(rng, (5, 30), (1, 4))
+        X = design(rng, n, d)
         y = X @ rng.standard_normal(d + 1) + 0.1 * rng.standard_normal(n)
         lr = float(rng.uniform(0.01, 0.2))
-        iters = int(rng.integers(1, 25))
+        iters = int(rng.integers(2, 25))
         cases.append(Case((X, y, lr, iters, rng.standard_normal(d + 1)),
                           label=f"random case {k + 1} (lr={lr:.3f}, {iters} steps)"))
-    X = _design(rng, 5, 1)
+    X = design(rng, 5, 1)
     cases.append(Case((X, rng.standard_normal(5), 0.1, 0, np.array([0.5, -0.5])),
                       label="zero steps (the path is just theta0)"))
+    X = design(rng, 7, 2)
+    cases.append(Case((X, rng.standard_normal(7), 0.05, 1, rng.standard_normal(3)), label="a single step"))
+    X = design(rng, 6, 1)
+    cases.append(Case((X, rng.standard_normal(6), 0.0, 3, rng.standard_normal(2)),
+                      label="learning rate 0 (theta never moves)"))
     return cases
 
 
@@ -152,8 +170,7 @@ register(Exercise(
     reference=reference("regression.gradient_descent"),
     cases=_gd_cases,
     names=("path",),
-    rtol=1e-6,
-    atol=1e-8,
+    float64=True,
     mistakes=(
         Mistake("you step up the gradient: theta must move by MINUS learning_rate * gradient.", _gd_plus),
         Mistake("every step starts again from theta0: use the theta of the previous step.", _gd_from_start),
@@ -162,6 +179,7 @@ register(Exercise(
 
 
 # -- Gaussian log-likelihood -------------------------------------------------------
+
 
 def _ll_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
@@ -172,6 +190,9 @@ def _ll_cases(rng: np.random.Generator) -> list[Case]:
                           label=f"random case {k + 1} (n={n})"))
     y = rng.standard_normal(4)
     cases.append(Case((y, y.copy(), 1.0), label="a perfect fit (only the normalising term is left)"))
+    y = rng.standard_normal(6)
+    cases.append(Case((y, y + 1e-3 * rng.standard_normal(6), 1e-3),
+                      label="sigma = 1e-3 (a sharp density: the log-likelihood is positive)"))
     return cases
 
 
@@ -180,71 +201,15 @@ register(Exercise(
     reference=reference("regression.gaussian_log_likelihood"),
     cases=_ll_cases,
     names=("log-likelihood",),
+    float64=True,
     mistakes=(
         Mistake("the normalising term -n/2 log(2 pi sigma^2) is missing.",
                 lambda y, y_hat, sigma: float(-np.sum((y - y_hat) ** 2) / (2 * sigma**2))),
         Mistake("divide the squared residuals by 2 sigma^2, not 2 sigma.",
                 lambda y, y_hat, sigma: float(-0.5 * len(y) * np.log(2 * np.pi * sigma**2)
                                               - np.sum((y - y_hat) ** 2) / (2 * sigma))),
-    ),
-))
-
-
-# -- sigmoid ------------------------------------------------------------------------
-
-def _sigmoid_cases(rng: np.random.Generator) -> list[Case]:
-    return [
-        Case((rng.standard_normal(int(rng.integers(1, 30))) * 4,), label="a random vector"),
-        Case((rng.standard_normal((3, 5)) * 2,), label="a 3x5 matrix (keep the shape)"),
-        Case((np.array([-800.0, -40.0, 0.0, 40.0, 800.0]),), label="very large |z| (no NaN allowed)"),
-    ]
-
-
-register(Exercise(
-    name="regression.sigmoid",
-    reference=reference("regression.sigmoid"),
-    cases=_sigmoid_cases,
-    names=("sigmoid(z)",),
-    rtol=1e-7,
-    atol=1e-12,
-    mistakes=(
-        Mistake("the sign in the exponent is flipped: sigmoid(z) = 1 / (1 + exp(-z)).",
-                lambda z: 1 / (1 + np.exp(np.clip(z, -700, 700)))),
-    ),
-))
-
-
-# -- logistic regression loss and gradient -------------------------------------------
-
-def _logistic_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for k in range(4):
-        n, d = int(rng.integers(4, 40)), int(rng.integers(1, 5))
-        X = _design(rng, n, d)
-        cases.append(Case((X, rng.integers(0, 2, n).astype(np.float64), rng.standard_normal(d + 1)),
-                          label=f"random case {k + 1} (n={n}, d={d})"))
-    X = _design(rng, 6, 1)
-    cases.append(Case((X, np.zeros(6), np.zeros(2)), label="theta = 0 (the loss must be log 2)"))
-    return cases
-
-
-def _bce_sum_grad(X, y, theta):
-    p = 1 / (1 + np.exp(-(X @ theta)))
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), X.T @ (p - y)
-
-
-def _bce_wrong_sign(X, y, theta):
-    p = 1 / (1 + np.exp(-(X @ theta)))
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), X.T @ (y - p) / len(y)
-
-
-register(Exercise(
-    name="regression.logistic_loss_and_gradient",
-    reference=reference("regression.logistic_loss_and_gradient"),
-    cases=_logistic_cases,
-    names=("loss", "gradient"),
-    mistakes=(
-        Mistake("the gradient is missing the 1/n of the mean.", _bce_sum_grad),
-        Mistake("the gradient's sign is flipped: it is X^T (p - y) / n.", _bce_wrong_sign),
+        Mistake("the log-likelihood of the data set is a sum over the samples, not a mean.",
+                lambda y, y_hat, sigma: float(-0.5 * np.log(2 * np.pi * sigma**2)
+                                              - np.mean((y - y_hat) ** 2) / (2 * sigma**2))),
     ),
 ))
