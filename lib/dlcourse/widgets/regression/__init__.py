@@ -5,7 +5,6 @@ from dlcourse.widgets.regression.compute import (
     evaluate_polynomial,
     fit_polynomial,
     learning_rate_top,
-    least_squares,
     loss_surface,
     parameter_window,
     path_losses,
@@ -18,6 +17,6 @@ from dlcourse.widgets.regression.views import GradientDescentView, PolynomialDeg
 
 __all__ = [
     "GradientDescentView", "PolynomialDegreeView", "descent_misbehaves", "evaluate_polynomial", "fit_polynomial",
-    "learning_rate_top", "least_squares", "loss_surface", "parameter_window", "path_losses", "polynomial_errors",
+    "learning_rate_top", "loss_surface", "parameter_window", "path_losses", "polynomial_errors",
     "solves_least_squares", "stability_limit", "unit_scale",
 ]

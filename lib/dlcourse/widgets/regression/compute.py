@@ -16,7 +16,7 @@ import numpy as np
 from dlcourse.data import polynomial_features
 
 __all__ = [
-    "descent_misbehaves", "evaluate_polynomial", "fit_polynomial", "learning_rate_top", "least_squares",
+    "descent_misbehaves", "evaluate_polynomial", "fit_polynomial", "learning_rate_top",
     "loss_surface", "parameter_window", "path_losses", "polynomial_errors", "solves_least_squares",
     "stability_limit", "unit_scale",
 ]
@@ -72,12 +72,18 @@ def descent_misbehaves(X: np.ndarray, y: np.ndarray, path: np.ndarray, theta0: n
         losses = np.mean((path @ X.T - y) ** 2, axis=1)  # J at every row, (K,)
     if not np.all(np.isfinite(losses)):
         return True
-    loss_min = float(np.mean((X @ least_squares(X, y) - y) ** 2))
+    loss_min = float(np.mean((X @ _optimum(X, y) - y) ** 2))
     excess, step = losses - loss_min, np.diff(losses)
     rises = step > 1e-9 * (losses[0] + abs(loss_min)) + 1e-300
     # Still well above the minimum (beyond what rounding can hide), yet no lower than before.
     stalls = (step >= 0) & (excess[:-1] > max(1e-9 * excess[0], 1e-10 * abs(loss_min)))
     return bool(np.any(rises | stalls))
+
+
+def _optimum(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # NumPy's SVD solver marks the optimum in the view whatever the student has done. Private, and not
+    # exported: the student hand-out must not hand out a function that answers `normal_equations`.
+    return np.linalg.lstsq(X, y, rcond=None)[0]
 
 
 def solves_least_squares(X: np.ndarray, y: np.ndarray, theta: np.ndarray, rtol: float = 1e-3) -> bool:
@@ -90,15 +96,6 @@ def solves_least_squares(X: np.ndarray, y: np.ndarray, theta: np.ndarray, rtol: 
     theta = np.asarray(theta, dtype=np.float64)
     scale = np.linalg.norm(X.T @ X) * np.linalg.norm(theta) + np.linalg.norm(X.T @ y) + 1e-300
     return bool(np.linalg.norm(X.T @ (X @ theta - y)) <= rtol * scale)
-
-
-def least_squares(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """argmin_θ ||X θ - y||² by NumPy's SVD solver: where the view marks the optimum.
-
-    Not a stand-in for the student's ``normal_equations`` (the reference is);
-    the gradient-descent view needs the optimum whatever the student has done.
-    """
-    return np.linalg.lstsq(X, y, rcond=None)[0]
 
 
 def parameter_window(theta_star: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +118,7 @@ def unit_scale(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def fit_polynomial(x: np.ndarray, y: np.ndarray, degree: int, ridge: float = 0.0,
-                   solve: Callable[[np.ndarray, np.ndarray], np.ndarray] = least_squares) -> np.ndarray:
+                   solve: Callable[[np.ndarray, np.ndarray], np.ndarray] = _optimum) -> np.ndarray:
     """θ (degree+1,) minimising 1/n ||Φθ - y||² + ridge ||θ[1:]||², Φ = polynomial_features(x).
 
     Ridge as least squares on augmented data (rows √(n·ridge)·e_k with target
@@ -143,7 +140,7 @@ def evaluate_polynomial(x: np.ndarray, theta: np.ndarray) -> np.ndarray:
 
 def polynomial_errors(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                       y_val: np.ndarray, max_degree: int, ridge: float = 0.0,
-                      solve: Callable[[np.ndarray, np.ndarray], np.ndarray] = least_squares
+                      solve: Callable[[np.ndarray, np.ndarray], np.ndarray] = _optimum
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Training and validation mean squared error for degrees 0..max_degree: two arrays (max_degree+1,)."""
     train, val = np.empty(max_degree + 1), np.empty(max_degree + 1)

@@ -31,7 +31,6 @@ from dlcourse.widgets.regression.compute import (
     evaluate_polynomial,
     fit_polynomial,
     learning_rate_top,
-    least_squares,
     loss_surface,
     parameter_window,
     path_losses,
@@ -62,7 +61,7 @@ class GradientDescentView(View):
             raise ValueError(f"need X (n, 2) = [1, x] and y (n,), got {self.X.shape}, {self.y.shape}")
         self._gd = WithFallback("gradient_descent", gradient_descent, "regression.gradient_descent")
         self._mse = WithFallback("mse", mse, "regression.mse")
-        self.theta_star = least_squares(self.X, self.y)
+        self.theta_star = np.linalg.lstsq(self.X, self.y, rcond=None)[0]  # the optimum the view marks
         self.critical_rate = stability_limit(self.X)
         lo, hi = parameter_window(self.theta_star)
         top = learning_rate_top(self.critical_rate)
