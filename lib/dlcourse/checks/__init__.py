@@ -18,6 +18,7 @@ from dlcourse.checks.compare import (
     compare,
     compare_outputs,
     flatten_outputs,
+    passed,
     rel_error,
 )
 from dlcourse.checks.figures import figure
@@ -40,5 +41,6 @@ __all__ = [
     "flatten_outputs",
     "gradcheck",
     "grading",
+    "passed",
     "rel_error",
 ]

@@ -10,6 +10,12 @@ returns the value and the gradient of every node; the exercise description
 (``dlcourse.exercises.backprop``) builds the same program with the reference
 ``Value``. This module is the one definition of that encoding, and it holds
 no answer: it only calls the operations of whatever class it is given.
+
+The structure of a graph crosses the boundary as plain numbers too, so that
+the grader can judge it in its own process: :func:`parent_edges` says which
+nodes each node records as its inputs (its ``_prev``), :func:`order_indices`
+turns a topological order (a list of nodes) into node numbers, and
+:func:`node_inputs` says what a program's nodes' inputs must be.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["OPS", "Op", "build_graph", "run_program"]
+__all__ = ["BINARY_OPS", "OPS", "Op", "build_graph", "node_inputs", "order_indices", "parent_edges", "run_program"]
 
 
 class Op(NamedTuple):
@@ -40,6 +46,8 @@ OPS: dict[int, Op] = {
     6: Op("c * nodes[i]", lambda a, b, c: c * a),
     7: Op("c + nodes[i]", lambda a, b, c: c + a),
 }
+# The op codes that read nodes[j]; every other op reads nodes[i] alone (and perhaps the constant c).
+BINARY_OPS = frozenset({0, 1})
 
 
 def build_graph(value_cls: type, inputs: np.ndarray, program: np.ndarray, constants: np.ndarray) -> list[Any]:
@@ -82,3 +90,39 @@ def run_program(value_cls: type, inputs: np.ndarray, program: np.ndarray, consta
         for node in reversed(sequence):
             node._backward()
     return np.array([n.data for n in nodes], dtype=np.float64), np.array([n.grad for n in nodes], dtype=np.float64)
+
+
+def node_inputs(n_inputs: int, program: np.ndarray) -> list[tuple[int, ...]]:
+    """The nodes each node of the program is made from, by number: () for a leaf; (i, j) for a binary op
+    (i == j when one node is used twice, as in x * x); (i,) for a unary op or one with a plain number."""
+    rows = np.asarray(program).reshape(-1, 3).tolist()
+    return [()] * int(n_inputs) + [(i, j) if op in BINARY_OPS else (i,) for op, i, j in rows]
+
+
+def parent_edges(nodes: list[Any]) -> np.ndarray:
+    """What each node records as its inputs: an (E, 2) int64 array of rows ``(node, input)``.
+
+    One row per entry of ``nodes[k]._prev``, in its order (a node used twice gives two rows). ``input`` is
+    the entry's position in ``nodes``, or -1 for anything else (a Value made for a plain number, say).
+    """
+    where = {id(node): k for k, node in enumerate(nodes)}
+    rows = [(k, where.get(id(parent), -1)) for k, node in enumerate(nodes) for parent in node._prev]
+    return np.array(rows, dtype=np.int64).reshape(-1, 2)
+
+
+def order_indices(order: Any, nodes: list[Any]) -> np.ndarray:
+    """A list of nodes (a topological order) as numbers: (K,) int64.
+
+    A node of ``nodes`` is its position there; any other object gets a number from ``len(nodes)`` upwards,
+    the same number each time the same object appears (a Value made for a plain number; a node of another
+    graph), so a repeated entry shows as a repeated number.
+    """
+    where = {id(node): k for k, node in enumerate(nodes)}
+    others: dict[int, int] = {}
+    numbers = []
+    for item in list(order):
+        key = id(item)
+        if key not in where and key not in others:
+            others[key] = len(nodes) + len(others)
+        numbers.append(where[key] if key in where else others[key])
+    return np.array(numbers, dtype=np.int64)
