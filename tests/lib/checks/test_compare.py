@@ -100,7 +100,8 @@ def test_passed_never_follows_a_failed_visible_check_while_grading(monkeypatch, 
 
     from dlcourse.checks import protocol
 
-    importlib.import_module("dlcourse.checks.compare")._failed_while_grading.clear()  # what other tests' failed checks left (a kernel clears it per cell)
+    # what failed checks of other tests left behind (a kernel clears it at every new cell)
+    importlib.import_module("dlcourse.checks.compare")._failed_while_grading.clear()
     checks.passed("mse")
     assert capsys.readouterr().out == "mse: all visible tests passed\n"
     monkeypatch.setenv(protocol.ENV_VAR, "/nonexistent")  # grading: a failed check prints instead of raising
