@@ -22,7 +22,7 @@ __all__ = [
     "affine_backward", "affine_forward", "binary_cross_entropy", "dropout_backward",
     "dropout_forward", "leaky_relu_backward", "leaky_relu_forward", "mse_loss",
     "relu_backward", "relu_forward", "sigmoid_backward", "sigmoid_forward",
-    "softmax_cross_entropy", "tanh_backward", "tanh_forward",
+    "softmax_cross_entropy", "svm_loss", "tanh_backward", "tanh_forward",
 ]
 
 # Inside the log of the binary cross entropy, p is clipped to [BCE_EPS, 1 - BCE_EPS].
@@ -254,6 +254,23 @@ def mse_loss(pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     return float(np.mean(diff**2)), 2.0 * diff / diff.size
 
 
+def _scores_and_labels(scores: object, y: object) -> tuple[np.ndarray, np.ndarray]:
+    """scores as a non-empty (N, C) float64 array and y as (N,) integer labels in [0, C), or a ValueError."""
+    scores = _array(scores, "scores")
+    if scores.ndim != 2 or scores.shape[0] == 0 or scores.shape[1] == 0:
+        raise ValueError(f"scores must be a non-empty (N, C) array, got shape {scores.shape}")
+    N, C = scores.shape
+    y = np.asarray(y)
+    if y.shape != (N,):
+        raise ValueError(f"y must have shape (N,) = ({N},), one label per row, got {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
+    if np.any((y < 0) | (y >= C)):
+        bad = y[(y < 0) | (y >= C)][0]
+        raise ValueError(f"labels must be in [0, C) = [0, {C}), got {bad}")
+    return scores, y
+
+
 def softmax_cross_entropy(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Softmax followed by cross entropy, averaged over the batch
     (lecture 7, "Softmax Formulation"; lecture 4, "Derivatives of Cross Entropy Loss").
@@ -268,18 +285,8 @@ def softmax_cross_entropy(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.
 
     Returns loss (a float) and dscores (N, C) = (softmax(scores) - onehot(y)) / N.
     """
-    scores = _array(scores, "scores")
-    if scores.ndim != 2 or scores.shape[0] == 0 or scores.shape[1] == 0:
-        raise ValueError(f"scores must be a non-empty (N, C) array, got shape {scores.shape}")
-    N, C = scores.shape
-    y = np.asarray(y)
-    if y.shape != (N,):
-        raise ValueError(f"y must have shape (N,) = ({N},), one label per row, got {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
-    if np.any((y < 0) | (y >= C)):
-        bad = y[(y < 0) | (y >= C)][0]
-        raise ValueError(f"labels must be in [0, C) = [0, {C}), got {bad}")
+    scores, y = _scores_and_labels(scores, y)
+    N = scores.shape[0]
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     rows = np.arange(N)
@@ -287,6 +294,39 @@ def softmax_cross_entropy(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.
     # Lecture 4: dL/ds = y_hat - y, divided by N because the loss is a batch mean.
     dscores = np.exp(log_probs)
     dscores[rows, y] -= 1.0
+    return loss, dscores / N
+
+
+def svm_loss(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Multiclass hinge (SVM) loss with margin 1, averaged over the batch
+    (lecture 7, "Hinge Loss (Multiclass SVM Loss)").
+
+    L_i = sum over k != y_i of max(0, s_ik - s_{i, y_i} + 1): every wrong class
+    whose score comes within 1 of the true class's score costs the difference.
+    Once the true class wins by a margin of at least 1 the loss is exactly 0 and
+    so is the gradient: the hinge saturates, unlike the cross entropy.
+
+    The gradient is the subgradient that PyTorch's ``multi_margin_loss`` uses:
+    a term whose margin is exactly 0 (at the kink) contributes nothing. Note
+    that ``multi_margin_loss`` also divides each L_i by C; this loss does not
+    (the lecture's convention).
+
+    Inputs:
+    - scores: (N, C) class scores
+    - y: (N,) integer labels, 0 <= y[i] < C
+
+    Returns loss (a float) and dscores (N, C): for each example, +1/N for every
+    wrong class with a positive margin, and minus their count / N at the true class.
+    """
+    scores, y = _scores_and_labels(scores, y)
+    N = scores.shape[0]
+    rows = np.arange(N)
+    margins = scores - scores[rows, y][:, None] + 1.0
+    margins[rows, y] = 0.0  # the true class is not compared with itself
+    active = margins > 0  # strictly: at the kink (margin 0) the term is flat from the right, as in PyTorch
+    loss = float(np.sum(margins[active])) / N
+    dscores = active.astype(np.float64)
+    dscores[rows, y] = -active.sum(axis=1)  # s_{y_i} appears, negated, in every active term
     return loss, dscores / N
 
 

@@ -6,23 +6,31 @@ A network of L affine layers is a dict of parameters ``W1, b1, ..., WL, bL``
 
     z_l = a_{l-1} W_l + b_l,   a_l = max(0, z_l)   for l < L,   a_0 = X
     scores = z_L,              loss = softmax cross entropy of scores, mean over the batch
+                               + reg * sum_l ||W_l||^2   (L2 regularization of the weights, optional)
 
 The backward pass walks the layers in reverse with the affine and ReLU
 backward passes of :mod:`dlcourse.reference.layers`:
 ``dscores = (softmax - onehot) / N``, ``dW_l = a_{l-1}^T dz_l``,
-``db_l = sum_n dz_l``, ``da_{l-1} = dz_l W_l^T``, ``dz_{l-1} = da_{l-1} * [z_{l-1} > 0]``.
+``db_l = sum_n dz_l``, ``da_{l-1} = dz_l W_l^T``, ``dz_{l-1} = da_{l-1} * [z_{l-1} > 0]``;
+the L2 term adds ``2 reg W_l`` to each ``dW_l`` (I2DL lecture 7, "Loss in Compute Graph": full loss =
+data loss + reg loss; the biases are not regularized).
+
+Beside them: :func:`count_parameters` (weights and biases of a network of given
+sizes) and :func:`full_batch_descent`, gradient descent on one fixed batch: the
+"overfit a tiny batch first" check of I2DL lecture 6 ("How to Start").
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import numbers
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from dlcourse.reference import layers
 
-__all__ = ["init_mlp", "mlp_loss", "mlp_scores", "num_layers"]
+__all__ = ["count_parameters", "full_batch_descent", "init_mlp", "mlp_loss", "mlp_scores", "num_layers"]
 
 
 def num_layers(params: dict[str, np.ndarray]) -> int:
@@ -81,7 +89,7 @@ def mlp_scores(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
     return a
 
 
-def mlp_loss(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray
+def mlp_loss(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, reg: float = 0.0
              ) -> tuple[float, dict[str, np.ndarray]]:
     """Softmax cross-entropy loss of the network and its gradient with respect to every parameter.
 
@@ -89,12 +97,15 @@ def mlp_loss(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray
     - params: W1, b1, ..., WL, bL (see the module docstring)
     - X: (N, D_0) inputs
     - y: (N,) integer labels in [0, C), C = D_L
+    - reg: the L2 strength lambda >= 0: the loss adds reg * sum_l sum(W_l ** 2) (weights only)
 
     Returns a tuple of:
     - loss: a float, the mean over the batch
     - grads: a dict with the keys of params, each gradient the shape of its parameter
     """
     L = num_layers(params)
+    if not isinstance(reg, numbers.Real) or isinstance(reg, bool) or not (np.isfinite(reg) and reg >= 0):
+        raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
     a = np.asarray(X, dtype=np.float64)
     caches = []
     for i in range(1, L + 1):
@@ -110,4 +121,53 @@ def mlp_loss(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray
         if relu_cache is not None:
             dout = layers.relu_backward(dout, relu_cache)
         dout, grads[f"W{i}"], grads[f"b{i}"] = layers.affine_backward(dout, affine_cache)
+    if reg:
+        for i in range(1, L + 1):
+            W = np.asarray(params[f"W{i}"], dtype=np.float64)
+            loss += float(reg * np.sum(W * W))
+            grads[f"W{i}"] = grads[f"W{i}"] + 2.0 * reg * W  # d(reg * W^2)/dW = 2 reg W
     return loss, {k: grads[k] for k in params}  # in the order of params
+
+
+def count_parameters(sizes: Sequence[int]) -> int:
+    """The number of weights and biases of a fully connected network of layer sizes (D_0, D_1, ..., D_L).
+
+    Layer l has a (D_{l-1}, D_l) weight matrix and D_l biases: (D_{l-1} + 1) D_l numbers. The inputs are
+    not a layer and have no parameters. For the digits network (64, 128, 10): 65 * 128 + 129 * 10 = 9,610.
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"sizes must list at least an input and an output size, all >= 1, got {sizes}")
+    return sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(sizes))
+
+
+def full_batch_descent(loss_fn: Callable[..., tuple[float, dict[str, np.ndarray]]],
+                       params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray,
+                       learning_rate: float, steps: int) -> np.ndarray:
+    """Plain gradient descent on one fixed batch; the loss before the first step and after every step.
+
+    The "overfit a tiny batch first" check (I2DL lecture 6, "How to Start": a network with a correct backward
+    pass drives the loss on a handful of examples towards 0). ``params`` is not changed: the updates act on
+    a copy, ``theta <- theta - learning_rate * grad`` for every parameter at once.
+
+    Inputs:
+    - loss_fn: loss_fn(params, X, y) -> (loss, grads), grads with the keys of params
+    - params: a dict of arrays
+    - X, y: the batch
+    - learning_rate: a number >= 0
+    - steps: the number of updates, >= 0
+
+    Returns: losses, shape (steps + 1,): losses[0] at params, losses[k] after k updates.
+    """
+    if not isinstance(steps, numbers.Integral) or isinstance(steps, bool) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    if not isinstance(learning_rate, numbers.Real) or not (np.isfinite(learning_rate) and learning_rate >= 0):
+        raise ValueError(f"learning_rate must be a finite number >= 0, got {learning_rate!r}")
+    current = {k: np.array(v, dtype=np.float64, copy=True) for k, v in params.items()}
+    losses = np.empty(int(steps) + 1)
+    for k in range(int(steps) + 1):
+        loss, grads = loss_fn(current, X, y)
+        losses[k] = loss
+        if k < steps:  # the last evaluation only measures where the updates ended
+            current = {name: value - learning_rate * grads[name] for name, value in current.items()}
+    return losses

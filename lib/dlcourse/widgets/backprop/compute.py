@@ -1,12 +1,15 @@
-"""The computations of notebook 02's views (I2DL "Optimization and Backpropagation", "Training Neural
-Networks"; Tokyo DL2): plain NumPy.
+"""The computations of notebook 02's views (I2DL "Introduction to Neural Networks", "Optimization and
+Backpropagation"; Tokyo DL2): plain NumPy.
 
-* :func:`gradient_flow`: one forward and backward pass through a deep fully
-  connected net with zero biases, run by :class:`LayerFunctions` (the
-  student's layer functions, the reference standing in for those not done).
+* :func:`backward_walk`: one example through a two-layer network built from
+  :class:`LayerFunctions` (the student's layer functions, the reference standing
+  in for those not done), and back: the gradient arriving at every node of the
+  graph, from the loss down to the pixels, and a central-difference check of it
+  (:func:`walk_check`). :func:`train_flow_network` trains that network once.
 * :func:`train_two_layer` and its helpers: full-batch gradient descent of a
   two-layer ReLU net with a given loss function, the class probabilities on a
-  grid, and the decision boundary read off them.
+  grid, the decision boundary read off them, and :func:`directional_check`,
+  which tells a wrong gradient from a learning rate that is too large.
 """
 
 from __future__ import annotations
@@ -21,14 +24,18 @@ from dlcourse.lazy_reference import reference
 from dlcourse.widgets.fallback import WithFallback
 
 __all__ = [
-    "ACTIVATIONS", "LEAKY_ALPHA", "TWO_LAYER_PARAMS", "LayerFunctions", "class_probabilities", "decision_boundary",
-    "finite_params", "gradient_flow", "init_two_layer", "packed_two_layer_loss", "train_two_layer",
-    "two_layer_scores", "unpack",
+    "ACTIVATIONS", "LEAKY_ALPHA", "LOSSES", "TWO_LAYER_PARAMS", "WALK", "LayerFunctions", "backward_walk",
+    "class_probabilities", "decision_boundary", "directional_check", "finite_params", "init_two_layer",
+    "packed_two_layer_loss", "train_flow_network", "train_two_layer", "two_layer_scores", "unpack", "walk_check",
 ]
 
 ACTIVATIONS = ("sigmoid", "tanh", "ReLU", "leaky ReLU")
 LEAKY_ALPHA = 0.01  # the lecture's max(0.01 x, x)
 TWO_LAYER_PARAMS = ("W1", "b1", "W2", "b2")
+LOSSES = ("cross entropy", "hinge")
+# The nodes of the two-layer graph whose gradients the backward pass computes, in the order it visits them:
+# the scores s, the hidden activations a1, the hidden pre-activations z1, the input x.
+WALK = ("s", "a1", "z1", "x")
 
 
 def _pack(outputs: Sequence[Any], shapes: Sequence[tuple[int, ...]]) -> np.ndarray:
@@ -95,7 +102,8 @@ class LayerFunctions:
                  affine_backward: Callable[..., Any] | None = None,
                  sigmoid_backward: Callable[..., Any] | None = None,
                  leaky_relu_backward: Callable[..., Any] | None = None,
-                 softmax_cross_entropy: Callable[..., Any] | None = None) -> None:
+                 softmax_cross_entropy: Callable[..., Any] | None = None,
+                 svm_loss: Callable[..., Any] | None = None) -> None:
         ref_forward, ref_backward = reference("layers.affine_forward"), reference("layers.affine_backward")
         self._forward = WithFallback("affine_forward", None if affine_forward is None else
                                      _affine_output(affine_forward), _affine_output(ref_forward))
@@ -109,9 +117,11 @@ class LayerFunctions:
         self._loss = WithFallback(
             "softmax_cross_entropy", None if softmax_cross_entropy is None else
             _loss_and_gradient(softmax_cross_entropy), _loss_and_gradient(reference("layers.softmax_cross_entropy")))
+        self._svm = WithFallback("svm_loss", None if svm_loss is None else _loss_and_gradient(svm_loss),
+                                 _loss_and_gradient(reference("layers.svm_loss")))
 
     def all(self) -> tuple[WithFallback, ...]:
-        return (self._forward, self._affine_grads, self._sigmoid, self._leaky, self._loss)
+        return (self._forward, self._affine_grads, self._sigmoid, self._leaky, self._loss, self._svm)
 
     def reset(self) -> None:
         """Forget the notes of earlier passes (a function not called this time used no reference)."""
@@ -151,50 +161,126 @@ class LayerFunctions:
         flat = self._loss(scores, y, shape=(1 + scores.size,))
         return float(flat[0]), flat[1:].reshape(scores.shape)
 
+    def svm_loss(self, scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        flat = self._svm(scores, y, shape=(1 + scores.size,))
+        return float(flat[0]), flat[1:].reshape(scores.shape)
 
-def gradient_flow(X: np.ndarray, y: np.ndarray, weights: Sequence[np.ndarray], activation: str,
+    def loss(self, name: str, scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """The loss called ``name`` (one of LOSSES) and its gradient with respect to the scores."""
+        if name not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {name!r}")
+        return self.softmax_cross_entropy(scores, y) if name == LOSSES[0] else self.svm_loss(scores, y)
+
+
+def _check_activation(activation: str) -> None:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+
+
+def train_flow_network(X: np.ndarray, y: np.ndarray, activation: str, fns: LayerFunctions, *, hidden: int,
+                       steps: int, learning_rate: float, seed: int) -> dict[str, np.ndarray]:
+    """A two-layer network X (N, D) -> hidden -> C trained by full-batch gradient descent on the cross entropy,
+    every pass run by ``fns``: Kaiming-normal start (std sqrt(2 / fan_in), seeded), zero biases.
+
+    Returns {W1 (D, hidden), b1 (hidden,), W2 (hidden, C), b2 (C,)}; C = max(y) + 1.
+    """
+    _check_activation(activation)
+    rng = np.random.default_rng(seed)
+    params = init_two_layer(hidden, int(y.max()) + 1, rng, num_inputs=X.shape[1])
+    for _ in range(steps):
+        z1 = fns.affine_forward(X, params["W1"], params["b1"])
+        a1, cache = fns.activation(activation, z1)
+        scores = fns.affine_forward(a1, params["W2"], params["b2"])
+        _, dscores = fns.softmax_cross_entropy(scores, y)
+        da1, dW2, db2 = fns.affine_backward(a1, params["W2"], params["b2"], dscores)
+        dz1 = fns.activation_backward(activation, da1, cache)
+        _, dW1, db1 = fns.affine_backward(X, params["W1"], params["b1"], dz1)
+        grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+        params = {k: v - learning_rate * grads[k] for k, v in params.items()}
+    return params
+
+
+def _walk_loss(x: np.ndarray, label: int, params: dict[str, np.ndarray], activation: str, loss: str,
+               fns: LayerFunctions) -> float:
+    """The loss of one example (x (D,)), forward only."""
+    z1 = fns.affine_forward(x[None], params["W1"], params["b1"])
+    a1, _ = fns.activation(activation, z1)
+    scores = fns.affine_forward(a1, params["W2"], params["b2"])
+    return fns.loss(loss, scores, np.array([label]))[0]
+
+
+def backward_walk(x: np.ndarray, label: int, params: dict[str, np.ndarray], activation: str, loss: str,
                   fns: LayerFunctions | None = None) -> dict[str, Any]:
-    """One forward and backward pass of an MLP with zero biases; what each layer sees.
+    """One example forward through the two-layer network, then back, node by node (the chain rule on the graph
+    x -> z1 = x W1 + b1 -> a1 = f(z1) -> s = a1 W2 + b2 -> L).
 
     Inputs:
-    - X: (N, D) inputs; y: (N,) labels
-    - weights: [W_1 (D, H_1), ..., W_L (H_{L-1}, C)], L >= 1; the activation follows every layer but the last
-    - activation: one of ACTIVATIONS
+    - x: (D,) one example; label: its class
+    - params: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)
+    - activation: one of ACTIVATIONS; loss: one of LOSSES
     - fns: the layer functions to run (default: the reference)
 
     Returns a dict:
-    - grad_norm: (L,) the Frobenius norm of dL/dW_l
-    - act_std: (L-1,) the standard deviation of each hidden layer's activations a_l
-    - slope: (L-1,) the mean local derivative f'(z_l) of each hidden layer's activation
-    - loss: the softmax cross-entropy loss
+    - loss: the loss of this example; probs: (C,) softmax of the scores; scores: (C,)
+    - grads: {"s": (C,), "a1": (H,), "z1": (H,), "x": (D,)}, dL/d(node) for each node of WALK
+    - params: {"W1": ..., "b1": ..., "W2": ..., "b2": ...}, dL/d(parameter), each the shape of its parameter
+    - slope: (H,) the local derivative f'(z1) the activation's backward multiplies by
     """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    _check_activation(activation)
     fns = fns or LayerFunctions()
     fns.reset()
-    L = len(weights)
-    a, inputs, caches = X, [], []
-    act_std, slope = np.empty(L - 1), np.empty(L - 1)
-    for i, W in enumerate(weights):
-        b = np.zeros(W.shape[1])
-        inputs.append(a)
-        z = fns.affine_forward(a, W, b)
-        if i < L - 1:
-            a, cache = fns.activation(activation, z)
-            caches.append(cache)
-            act_std[i] = np.std(a)
-            slope[i] = np.mean(fns.activation_backward(activation, np.ones_like(z), cache))
-        else:
-            a = z
-    loss, dout = fns.softmax_cross_entropy(a, y)
-    grad_norm = np.empty(L)
-    for i in range(L - 1, -1, -1):
-        W = weights[i]
-        dx, dW, _ = fns.affine_backward(inputs[i], W, np.zeros(W.shape[1]), dout)
-        grad_norm[i] = np.linalg.norm(dW)
-        if i > 0:
-            dout = fns.activation_backward(activation, dx, caches[i - 1])
-    return {"grad_norm": grad_norm, "act_std": act_std, "slope": slope, "loss": loss}
+    X = np.asarray(x, dtype=np.float64)[None]
+    y = np.array([int(label)])
+    z1 = fns.affine_forward(X, params["W1"], params["b1"])
+    a1, cache = fns.activation(activation, z1)
+    scores = fns.affine_forward(a1, params["W2"], params["b2"])
+    value, dscores = fns.loss(loss, scores, y)
+    da1, dW2, db2 = fns.affine_backward(a1, params["W2"], params["b2"], dscores)
+    dz1 = fns.activation_backward(activation, da1, cache)
+    dx, dW1, db1 = fns.affine_backward(X, params["W1"], params["b1"], dz1)
+    slope = fns.activation_backward(activation, np.ones_like(z1), cache)
+    e = np.exp(scores[0] - scores[0].max())
+    return {"loss": value, "scores": scores[0], "probs": e / e.sum(), "slope": slope[0],
+            "grads": {"s": dscores[0], "a1": da1[0], "z1": dz1[0], "x": dx[0]},
+            "params": {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}}
+
+
+def walk_check(x: np.ndarray, label: int, params: dict[str, np.ndarray], activation: str, loss: str,
+               fns: LayerFunctions, walk: dict[str, Any], *, h: float = 1e-6, seed: int = 0) -> float:
+    """How far a :func:`backward_walk` is from central differences of the same forward pass.
+
+    For the input and for each parameter in turn, along one random direction v: the relative error of
+    dL/dtheta . v against (L(theta + h v) - L(theta - h v)) / 2h; the largest of the five. About 1e-8 when the
+    backward pass is right; 1e-1 or more when any function in it is wrong (a wrong dW1 shows even where two
+    wrong signs cancel in dL/dx). 0.0 where the loss is flat (both are 0: a satisfied hinge); NaN where a ReLU
+    or a hinge margin sits within 1e-4 of its kink (the differences would straddle it).
+    """
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=np.float64)
+    z1 = x[None] @ params["W1"] + params["b1"]
+    scores = LayerFunctions.activation(activation, z1)[0] @ params["W2"] + params["b2"]
+    margins = scores[0] - scores[0, int(label)] + 1.0
+    margins[int(label)] = 1.0
+    near_relu_kink = activation in ("ReLU", "leaky ReLU") and np.min(np.abs(z1)) < 1e-4
+    if near_relu_kink or (loss == "hinge" and np.min(np.abs(margins)) < 1e-4):
+        return float("nan")
+    worst = 0.0
+    for name, value, grad in [("x", x, walk["grads"]["x"]), *((k, params[k], walk["params"][k]) for k in params)]:
+        v = rng.standard_normal(np.shape(value))
+
+        def moved(sign: float, name: str = name, value: np.ndarray = value, v: np.ndarray = v) -> float:
+            point = value + sign * h * v
+            return _walk_loss(point if name == "x" else x, label, {**params, name: point} if name != "x" else params,
+                              activation, loss, fns)
+
+        numerical = (moved(1.0) - moved(-1.0)) / (2 * h)
+        analytic = float(np.sum(np.asarray(grad) * v))
+        scale = max(abs(numerical), abs(analytic))
+        if not np.isfinite(scale):
+            return float("inf")
+        if scale >= 1e-12:
+            worst = max(worst, abs(analytic - numerical) / scale)
+    return worst
 
 
 # -- the two-layer network on 2-D points --------------------------------------------------------
@@ -266,3 +352,23 @@ def decision_boundary(gx: np.ndarray, gy: np.ndarray, probs: np.ndarray) -> tupl
         return np.array([]), np.array([])
     xy = np.concatenate(pieces)
     return xy[:, 0], xy[:, 1]
+
+
+def directional_check(loss_fn: Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray],
+                                        tuple[float, dict[str, np.ndarray]]],
+                      params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, *, h: float = 1e-6,
+                      seed: int = 0) -> float:
+    """How far ``loss_fn``'s gradient is from its own loss: the relative error of grad . v against the central
+    difference (L(p + h v) - L(p - h v)) / 2h along one random direction v in parameter space.
+
+    About 1e-8 for a right gradient; 1e-1 or more for a wrong one (a flipped sign gives 2). So a run that goes
+    wrong can be blamed on the function and not on the learning rate.
+    """
+    rng = np.random.default_rng(seed)
+    v = {k: rng.standard_normal(np.shape(p)) for k, p in params.items()}
+    _, grads = loss_fn(params, X, y)
+    analytic = float(sum(np.sum(grads[k] * v[k]) for k in params))
+    plus = loss_fn({k: p + h * v[k] for k, p in params.items()}, X, y)[0]
+    minus = loss_fn({k: p - h * v[k] for k, p in params.items()}, X, y)[0]
+    numerical = (plus - minus) / (2 * h)
+    return abs(analytic - numerical) / max(abs(analytic), abs(numerical), 1e-10)

@@ -1,10 +1,10 @@
-"""Tests of dlcourse.widgets.backprop.compute, the computations of notebook 02's views: the deep network's
-pass (checked against PyTorch autograd) with the student's layer functions or the reference, and the two-layer
+"""Tests of dlcourse.widgets.backprop.compute, the computations of notebook 02's views: the backward walk through
+the two-layer graph (every node's gradient checked against PyTorch autograd) with the student's layer functions or
+the reference, the central-difference check that tells a wrong function from a right one, and the two-layer
 network's training."""
 
 from __future__ import annotations
 
-import itertools
 import warnings
 
 import numpy as np
@@ -17,14 +17,18 @@ from dlcourse.reference import layers, mlp
 from dlcourse.widgets.backprop import compute as bp
 from dlcourse.widgets.backprop.compute import (
     ACTIVATIONS,
+    LOSSES,
     LayerFunctions,
+    backward_walk,
     class_probabilities,
     decision_boundary,
-    gradient_flow,
+    directional_check,
     init_two_layer,
     packed_two_layer_loss,
+    train_flow_network,
     train_two_layer,
     unpack,
+    walk_check,
 )
 from dlcourse.widgets.fallback import FunctionMissing
 
@@ -36,6 +40,7 @@ REFERENCE_FUNCTIONS = {
     "sigmoid_backward": layers.sigmoid_backward,
     "leaky_relu_backward": layers.leaky_relu_backward,
     "softmax_cross_entropy": layers.softmax_cross_entropy,
+    "svm_loss": layers.svm_loss,
 }
 
 
@@ -60,12 +65,6 @@ def moons() -> tuple[np.ndarray, np.ndarray]:
     return make_classification_2d(n=120, kind="moons", noise=0.15, seed=0)
 
 
-def weights(depth: int, gain: float, D: int = 12, H: int = 16, C: int = 4, seed: int = 1) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    sizes = [D] + [H] * (depth - 1) + [C]
-    return [gain * rng.standard_normal((a, b)) / np.sqrt(a) for a, b in itertools.pairwise(sizes)]
-
-
 TORCH_ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
@@ -74,74 +73,128 @@ TORCH_ACTIVATIONS = {
 }
 
 
-# -- computations ---------------------------------------------------------------------------
+# -- the backward walk through the two-layer graph ---------------------------------------------------
 
+def two_layer(D: int = 12, H: int = 7, C: int = 4, seed: int = 1) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"W1": rng.standard_normal((D, H)) / np.sqrt(D), "b1": 0.1 * rng.standard_normal(H),
+            "W2": rng.standard_normal((H, C)) / np.sqrt(H), "b2": 0.1 * rng.standard_normal(C)}
+
+
+TORCH_LOSSES = {
+    "cross entropy": lambda s, y: torch.nn.functional.cross_entropy(s, y),
+    "hinge": lambda s, y: torch.nn.functional.multi_margin_loss(s, y, margin=1.0) * s.shape[1],
+}
+
+
+@pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_gradient_flow_matches_torch_autograd(batch, activation):
+def test_backward_walk_matches_torch_autograd_at_every_node(batch, activation, loss):
     X, y = batch
-    Ws = weights(5, 1.3)
-    flow = gradient_flow(X, y, Ws, activation)
-    tW = [torch.tensor(W, requires_grad=True) for W in Ws]
-    a = torch.tensor(X)
-    stds = []
-    for i, W in enumerate(tW):
-        a = a @ W
-        if i < len(tW) - 1:
-            a = TORCH_ACTIVATIONS[activation](a)
-            stds.append(float(a.detach().std(unbiased=False)))
-    loss = torch.nn.functional.cross_entropy(a, torch.tensor(y))
-    loss.backward()
-    np.testing.assert_allclose(flow["grad_norm"], [float(W.grad.norm()) for W in tW], rtol=1e-10)
-    np.testing.assert_allclose(flow["act_std"], stds, rtol=1e-10)
-    assert flow["loss"] == pytest.approx(loss.item(), rel=1e-12)
+    params = two_layer()
+    x, label = X[3], int(y[3])
+    walk = backward_walk(x, label, params, activation, loss)
+    tx = torch.tensor(x[None], requires_grad=True)
+    tp = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    z1 = tx @ tp["W1"] + tp["b1"]
+    z1.retain_grad()
+    a1 = TORCH_ACTIVATIONS[activation](z1)
+    a1.retain_grad()
+    s = a1 @ tp["W2"] + tp["b2"]
+    s.retain_grad()
+    value = TORCH_LOSSES[loss](s, torch.tensor([label]))
+    value.backward()
+    assert walk["loss"] == pytest.approx(value.item(), rel=1e-12, abs=1e-15)
+    for node, tensor in (("s", s), ("a1", a1), ("z1", z1), ("x", tx)):
+        np.testing.assert_allclose(walk["grads"][node], tensor.grad.numpy()[0], rtol=1e-10, atol=1e-15, err_msg=node)
+    for name in params:
+        np.testing.assert_allclose(walk["params"][name], tp[name].grad.numpy(), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(walk["probs"], torch.softmax(s, 1).detach().numpy()[0], rtol=1e-12)
 
 
-def test_mean_slopes(batch):
+def test_the_relu_zeros_exactly_the_inactive_units(batch):
     X, y = batch
-    Ws = weights(4, 1.0)
-    assert np.all(gradient_flow(X, y, Ws, "sigmoid")["slope"] <= 0.25)
-    relu = gradient_flow(X, y, Ws, "ReLU")["slope"]
-    z1 = X @ Ws[0]
-    assert relu[0] == pytest.approx(np.mean(z1 > 0))  # the fraction of active units
-    leaky = gradient_flow(X, y, Ws, "leaky ReLU")["slope"]
-    assert leaky[0] == pytest.approx(np.mean(z1 > 0) + bp.LEAKY_ALPHA * np.mean(z1 <= 0))
+    params = two_layer(H=16)
+    walk = backward_walk(X[0], int(y[0]), params, "ReLU", "cross entropy")
+    inactive = (X[0] @ params["W1"] + params["b1"]) <= 0
+    assert inactive.any() and np.all(walk["grads"]["z1"][inactive] == 0)
+    np.testing.assert_array_equal(walk["slope"], ~inactive)
 
 
-def test_sigmoid_gradients_vanish_and_kaiming_relu_keeps_them(batch):
+def test_a_satisfied_hinge_sends_back_exact_zeros(batch):
     X, y = batch
-    sigmoid = gradient_flow(X, y, weights(15, 1.0), "sigmoid")["grad_norm"]
-    relu = gradient_flow(X, y, weights(15, np.sqrt(2)), "ReLU")["grad_norm"]
-    assert sigmoid[0] / sigmoid[-1] < 1e-5
-    assert 1e-2 < relu[0] / relu[-1] < 1e2
+    params = two_layer()
+    params["b2"] = np.zeros(4)
+    params["b2"][int(y[0])] = 100.0  # the true class wins by far more than the margin
+    walk = backward_walk(X[0], int(y[0]), params, "tanh", "hinge")
+    assert walk["loss"] == 0 and all(not np.any(g) for g in walk["grads"].values())
+    assert walk_check(X[0], int(y[0]), params, "tanh", "hinge", LayerFunctions(), walk) == 0.0
 
 
-def test_gradient_flow_rejects_an_unknown_activation(batch):
+def test_walk_check_agrees_with_a_right_pass_and_catches_a_wrong_one(batch):
+    X, y = batch
+    params = two_layer()
+    for activation in ACTIVATIONS:
+        walk = backward_walk(X[5], int(y[5]), params, activation, "cross entropy")
+        error = walk_check(X[5], int(y[5]), params, activation, "cross entropy", LayerFunctions(), walk)
+        assert error < 1e-6, activation
+
+    def negated_dx(dout, cache):  # two sign errors cancel in dL/dx, not in dW1
+        dx, dw, db = layers.affine_backward(dout, cache)
+        return -dx, dw, db
+
+    wrong = LayerFunctions(**{**REFERENCE_FUNCTIONS, "affine_backward": negated_dx})
+    walk = backward_walk(X[5], int(y[5]), params, "sigmoid", "cross entropy", wrong)
+    np.testing.assert_allclose(walk["grads"]["x"], backward_walk(X[5], int(y[5]), params, "sigmoid",
+                                                                 "cross entropy")["grads"]["x"])
+    assert walk_check(X[5], int(y[5]), params, "sigmoid", "cross entropy", wrong, walk) > 0.5
+
+
+def test_walk_check_skips_a_kink(batch):
+    X, y = batch
+    params = two_layer()
+    params["b1"] = params["b1"] - (X[2] @ params["W1"] + params["b1"])  # every hidden unit exactly at 0
+    walk = backward_walk(X[2], int(y[2]), params, "ReLU", "cross entropy")
+    assert np.isnan(walk_check(X[2], int(y[2]), params, "ReLU", "cross entropy", LayerFunctions(), walk))
+
+
+def test_train_flow_network_learns_with_the_functions_it_is_given(batch):
+    X, y = batch
+    params = train_flow_network(X, y, "ReLU", LayerFunctions(), hidden=16, steps=100, learning_rate=0.5, seed=0)
+    scores = np.maximum(X @ params["W1"] + params["b1"], 0) @ params["W2"] + params["b2"]
+    assert np.mean(scores.argmax(axis=1) == y) > 0.9
+    again = train_flow_network(X, y, "ReLU", LayerFunctions(**REFERENCE_FUNCTIONS), hidden=16, steps=100,
+                               learning_rate=0.5, seed=0)
+    for k in params:
+        np.testing.assert_allclose(again[k], params[k], rtol=1e-12)
     with pytest.raises(ValueError, match="activation"):
-        gradient_flow(*batch, weights(3, 1.0), "softplus")
+        train_flow_network(X, y, "softplus", LayerFunctions(), hidden=4, steps=1, learning_rate=0.1, seed=0)
 
 
 def test_layer_functions_say_which_ones_fell_back(batch):
     X, y = batch
-    expected = gradient_flow(X, y, weights(4, 1.0), "sigmoid")
+    params = two_layer()
+    expected = backward_walk(X[0], int(y[0]), params, "sigmoid", "hinge")
     student = LayerFunctions(**REFERENCE_FUNCTIONS)
-    same = gradient_flow(X, y, weights(4, 1.0), "sigmoid", student)
-    np.testing.assert_allclose(same["grad_norm"], expected["grad_norm"], rtol=1e-12)
+    same = backward_walk(X[0], int(y[0]), params, "sigmoid", "hinge", student)
+    np.testing.assert_allclose(same["grads"]["x"], expected["grads"]["x"], rtol=1e-12)
     assert all(f.note == "" for f in student.all())
 
     stubs = LayerFunctions(**{name: stub for name in REFERENCE_FUNCTIONS})
-    fallback = gradient_flow(X, y, weights(4, 1.0), "sigmoid", stubs)
-    np.testing.assert_allclose(fallback["grad_norm"], expected["grad_norm"], rtol=1e-12)
-    used = [f for f in stubs.all() if f.name != "leaky_relu_backward"]  # a sigmoid network has no leaky ReLU
-    assert all(f.note == f"your {f.name} is not done yet" for f in used) and stubs._leaky.note == ""
-    gradient_flow(X, y, weights(4, 1.0), "leaky ReLU", stubs)
-    assert stubs._leaky.note == "your leaky_relu_backward is not done yet" and stubs._sigmoid.note == ""
+    fallback = backward_walk(X[0], int(y[0]), params, "sigmoid", "hinge", stubs)
+    np.testing.assert_allclose(fallback["grads"]["x"], expected["grads"]["x"], rtol=1e-12)
+    used = {f.name: f.note for f in stubs.all() if f.note}
+    assert set(used) == {"affine_forward", "affine_backward", "sigmoid_backward", "svm_loss"}
+    assert all(note == f"your {name} is not done yet" for name, note in used.items())
+    backward_walk(X[0], int(y[0]), params, "leaky ReLU", "cross entropy", stubs)
+    assert stubs._leaky.note and stubs._loss.note and not stubs._sigmoid.note and not stubs._svm.note
 
     def transposed(dout, cache):
         dx, dw, db = layers.affine_backward(dout, cache)
         return dx, dw.T, db
 
     wrong = LayerFunctions(**{**REFERENCE_FUNCTIONS, "affine_backward": transposed})
-    gradient_flow(X, y, weights(4, 1.0), "ReLU", wrong)
+    backward_walk(X[0], int(y[0]), params, "ReLU", "cross entropy", wrong)
     assert "affine_backward raised ValueError" in wrong._affine_grads.note
 
 
@@ -158,9 +211,35 @@ def test_student_backward_gets_the_cache_of_the_student_forward(batch):
         return dout @ w.T, x.T @ dout, dout.sum(axis=0)
 
     fns = LayerFunctions(affine_forward=forward, affine_backward=backward)
-    flow = gradient_flow(X, y, weights(3, 1.0), "tanh", fns)
+    walk = backward_walk(X[1], int(y[1]), two_layer(), "tanh", "cross entropy", fns)
     assert seen and seen[0] == ["mine"] and fns._affine_grads.note == ""
-    np.testing.assert_allclose(flow["grad_norm"], gradient_flow(X, y, weights(3, 1.0), "tanh")["grad_norm"])
+    np.testing.assert_allclose(walk["grads"]["x"], backward_walk(X[1], int(y[1]), two_layer(), "tanh",
+                                                                 "cross entropy")["grads"]["x"])
+
+
+def test_the_walk_rejects_an_unknown_activation_or_loss(batch):
+    X, y = batch
+    with pytest.raises(ValueError, match="activation"):
+        backward_walk(X[0], int(y[0]), two_layer(), "softplus", "hinge")
+    with pytest.raises(ValueError, match="loss"):
+        backward_walk(X[0], int(y[0]), two_layer(), "tanh", "mse")
+
+
+def test_directional_check_tells_a_wrong_gradient_from_a_right_one(moons):
+    X, y = moons
+    params = init_two_layer(6, 2, np.random.default_rng(0))
+    assert directional_check(mlp.mlp_loss, params, X, y) < 1e-6
+
+    def flipped(p, X, y):
+        loss, grads = mlp.mlp_loss(p, X, y)
+        return loss, {k: -g for k, g in grads.items()}
+
+    def bias_mean(p, X, y):
+        loss, grads = mlp.mlp_loss(p, X, y)
+        return loss, {**grads, "b1": grads["b1"] / len(y)}
+
+    assert directional_check(flipped, params, X, y) == pytest.approx(2.0, rel=1e-4)
+    assert directional_check(bias_mean, params, X, y) > 1e-3
 
 
 def test_train_two_layer_descends_and_keeps_snapshots(moons):
@@ -205,14 +284,14 @@ def test_decision_boundary_of_a_linear_rule():
 
 def test_layer_functions_without_the_reference_run_the_students_or_ask_for_them(batch, monkeypatch):
     X, y = batch
-    expected = gradient_flow(X, y, weights(4, 1.0), "leaky ReLU")
+    expected = backward_walk(X[0], int(y[0]), two_layer(), "leaky ReLU", "hinge")
     monkeypatch.setattr(dlcourse.lazy_reference, "module", absent)
     student = LayerFunctions(**REFERENCE_FUNCTIONS)
-    np.testing.assert_allclose(gradient_flow(X, y, weights(4, 1.0), "leaky ReLU", student)["grad_norm"],
-                               expected["grad_norm"], rtol=1e-12)
-    missing = LayerFunctions(**{**REFERENCE_FUNCTIONS, "leaky_relu_backward": stub})
-    with pytest.raises(FunctionMissing, match="implement `leaky_relu_backward` first"):
-        gradient_flow(X, y, weights(4, 1.0), "leaky ReLU", missing)
+    walk = backward_walk(X[0], int(y[0]), two_layer(), "leaky ReLU", "hinge", student)
+    np.testing.assert_allclose(walk["grads"]["x"], expected["grads"]["x"], rtol=1e-12)
+    missing = LayerFunctions(**{**REFERENCE_FUNCTIONS, "svm_loss": None})  # not given: the reference, absent
+    with pytest.raises(FunctionMissing, match="implement `svm_loss` first"):
+        backward_walk(X[0], int(y[0]), two_layer(), "leaky ReLU", "hinge", missing)
 
 
 def test_packed_two_layer_loss_round_trips(moons):
