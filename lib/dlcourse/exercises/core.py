@@ -145,14 +145,32 @@ class Exercise:
         return Comparison(False, f"{label}: {verdict.message}{_precision_hint(outputs, expected, self.names)}")
 
     def diagnose(self, case: dict[str, Any], result: Any) -> str:
-        """The hint of the first known mistake whose output matches the result, or ""."""
+        """The hint of the first known mistake whose output matches the result, or "".
+
+        Only where it is a mistake: a result that is right on this case (wrong for another reason, such as an
+        argument changed in place) gets no hint, and neither does a mistake that gives the right answer here
+        (leaky ReLU's slope 0 when alpha is 0), since the hint would name something the student did not do.
+        """
         outputs = result.get("outputs") if isinstance(result, dict) else None
-        if outputs is None:
+        if not _arrays(outputs):
+            return ""
+        try:
+            right = self.expected(case)
+        except Exception:
+            right = None
+
+        def is_right(candidate: list[np.ndarray]) -> bool:  # within this exercise's own tolerances
+            return right is not None and compare_outputs(candidate, right, rtol=self.rtol, atol=self.atol).ok
+
+        if is_right(outputs):
             return ""
         for mistake in self.mistakes:
             try:
-                wrong = flatten_outputs(mistake.fn(*_args(case), **_kwargs(case)))
+                with np.errstate(all="ignore"):
+                    wrong = flatten_outputs(mistake.fn(*_args(case), **_kwargs(case)))
             except Exception:  # a mistake that does not apply to this case
+                continue
+            if is_right(wrong):
                 continue
             if matches_mistake(outputs, wrong):
                 return f" Likely mistake: {mistake.hint}"

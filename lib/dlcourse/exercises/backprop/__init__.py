@@ -4,8 +4,8 @@ Backpropagation", "Training Neural Networks" I and II; the matrix-derivatives tu
 Three groups, one module each: the scalar autograd ``Value`` and the order of its backward pass, judged on the
 whole contract (:mod:`.value`); the layers' forward and backward passes and the two classification losses,
 softmax cross entropy and the multiclass hinge (:mod:`.layers`); whole networks: two layers, any depth with L2
-regularization, counting parameters, overfitting a tiny batch (:mod:`.networks`). Each registers through
-:mod:`._guard`, so a known mistake is named only where it is one. Importing this package registers all of them.
+regularization, counting parameters, overfitting a tiny batch (:mod:`.networks`). Importing this package registers
+all of them.
 """
 
 from dlcourse.exercises.backprop import layers, networks, value

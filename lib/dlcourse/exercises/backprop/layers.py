@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlcourse.exercises import Case, Exercise, Mistake
-from dlcourse.exercises.backprop._guard import register
+from dlcourse.exercises import Case, Exercise, Mistake, register
 from dlcourse.lazy_reference import module, reference
 
 # Float64 is required (the docstrings say so): a float32 output fails as such (float64=True), and so does a float32

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from dlcourse.checks.compare import Comparison, compare_outputs, flatten_outputs
-from dlcourse.exercises import Case, Exercise, Mistake
-from dlcourse.exercises.backprop._guard import register
+from dlcourse.exercises import Case, Exercise, Mistake, register
 from dlcourse.lazy_reference import module
 
 RTOL, ATOL = 1e-9, 1e-12  # float64 required (see .layers)

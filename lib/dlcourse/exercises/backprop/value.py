@@ -30,8 +30,7 @@ import numpy as np
 
 from dlcourse.checks.compare import Comparison, compare_outputs
 from dlcourse.checks.programs import OPS, build_graph, node_inputs, order_indices, parent_edges, run_program
-from dlcourse.exercises import Case, Exercise, Mistake
-from dlcourse.exercises.backprop._guard import register
+from dlcourse.exercises import Case, Exercise, Mistake, register
 from dlcourse.lazy_reference import module
 
 VALUE_NAMES = ("values of all nodes", "grads of all nodes")

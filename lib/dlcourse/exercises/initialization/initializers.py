@@ -1,68 +1,29 @@
-"""Graded exercises of notebook 04_initialization (I2DL "Training Neural Networks II",
-Tokyo DL 2 "Initialization", TUM ML "Deep learning 2").
+"""Notebook 04's initializers, judged by statistics: Xavier (Glorot) normal and uniform, Kaiming (He) normal.
 
-Deterministic exercises (Swish, the deep stack's activations and weight
-gradients) are compared elementwise with the reference. The initializers
-return random samples, so their ``judge`` checks statistics instead: the
-function gets a fresh seeded Generator, returns a (fan_in, fan_out) matrix,
-and the judge tests its shape, mean, standard deviation and the shape of its
-distribution (kurtosis for a normal, the range for a uniform) against the
-formula, with margins of at least 10 standard errors: a correct
-implementation fails with probability below 1e-20 whatever the seed. The
-cases mix tall, wide (fan ratio 5 to 8) and square layers of 30,000 to
-120,000 weights, so every fan mix-up changes the standard deviation by more
-than 20 % in some case, while the margins are at most 4 %.
+The functions return random samples, so their ``check`` tests statistics instead of values: the function gets a
+fresh seeded Generator and returns a (fan_in, fan_out) float64 matrix, and the judge tests its shape, dtype, mean,
+standard deviation and the shape of its distribution (kurtosis for a normal, the range for a uniform) against the
+formula, with margins of at least 10 standard errors: a correct implementation fails with probability below
+1e-20 whatever the seed. The cases mix tall, wide (fan ratio 5 to 8), square and one-sided layers (a single input,
+a single output) of 30,000 to 120,000 weights, so every fan mix-up changes the standard deviation by more than
+20 % in some case, while the margins are at most 4 %.
+
+Seeds: every case passes its generator as ``{"__rng__": seed}``, so the grading path calls the function again with
+the same seed (the result must be identical: drawing from ``np.random`` or an unseeded generator fails) and with
+another seed (the result must differ: a generator of the function's own, ``np.random.default_rng(0)``, fails).
+float64 is required: a float32 sample is named as such.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 
 import numpy as np
 
 from dlcourse.checks.compare import Comparison
-from dlcourse.exercises import Case, Exercise, Mistake, register
+from dlcourse.exercises import Case, Exercise, register
 from dlcourse.lazy_reference import reference
-
-# -- Swish -------------------------------------------------------------------------------
-
-def _swish_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for k in range(3):
-        shape = (int(rng.integers(1, 30)),) if k == 0 else (int(rng.integers(2, 6)), int(rng.integers(2, 6)))
-        beta = float(rng.uniform(0.3, 3.0))
-        cases.append(Case((3 * rng.standard_normal(shape), beta), label=f"random case {k + 1} (beta={beta:.2f})"))
-    cases.append(Case((rng.standard_normal(8), 1.0), label="beta = 1 (PyTorch's SiLU)"))
-    cases.append(Case((np.array([-800.0, -30.0, 0.0, 30.0, 800.0]), 1.0),
-                      label="very large |x| (no NaN allowed)"))
-    return cases
-
-
-def _sig(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # a sigmoid that never overflows
-
-
-register(Exercise(
-    name="initialization.swish",
-    reference=reference("init.swish"),
-    cases=_swish_cases,
-    names=("swish(x)", "swish'(x)"),
-    rtol=1e-6,
-    atol=1e-10,
-    mistakes=(
-        Mistake("the derivative misses the product rule's second term: d/dx [x s(bx)] = s(bx) + b x s(bx)(1 - s(bx)).",
-                lambda x, b: (x * _sig(b * x), _sig(b * x))),
-        Mistake("the chain rule's factor beta is missing in the derivative's second term.",
-                lambda x, b: (x * _sig(b * x), _sig(b * x) + x * _sig(b * x) * (1 - _sig(b * x)))),
-        Mistake("Swish is x * sigmoid(beta * x): beta goes inside the sigmoid.",
-                lambda x, b: (x * _sig(x), _sig(x) + x * _sig(x) * (1 - _sig(x)))),
-    ),
-))
-
-
-# -- initializers: judged by statistics ------------------------------------------------------
 
 # Margins in standard errors: 10 makes a false failure rarer than 1e-20.
 MARGIN_SE = 10.0
@@ -70,18 +31,22 @@ MIN_STATS_SIZE = 1000  # smaller outputs are checked for shape and finiteness on
 
 
 def _init_cases(rng: np.random.Generator) -> list[Case]:
-    """A wide, a tall and a square layer (30k-120k weights each), then a tiny one for the shape."""
+    """A wide, a tall, a square, a single-input and a single-output layer (30k-120k weights each), then a tiny
+    one for the shape."""
     def seed() -> dict[str, int]:
         return {"__rng__": int(rng.integers(2**31))}
 
     small = int(rng.integers(80, 121))
     ratio = int(rng.integers(5, 9))
     square = int(rng.integers(200, 301))
+    wide = int(rng.integers(30_000, 40_001))
     return [
         Case((small, small * ratio, seed()), label=f"a wide layer (fan_in={small}, fan_out={small * ratio})"),
         Case((small * ratio, small, seed()), label=f"a tall layer (fan_in={small * ratio}, fan_out={small})"),
         Case((square, square, seed()), label=f"a square layer (fan_in=fan_out={square})"),
-        Case((2, 7, seed()), label="a tiny layer (fan_in=2, fan_out=7): the shape"),
+        Case((1, wide, seed()), label=f"a single input (fan_in=1, fan_out={wide})"),
+        Case((wide, 1, seed()), label=f"a single output (fan_in={wide}, fan_out=1)"),
+        Case((4, 7, seed()), label="a tiny layer (fan_in=4, fan_out=7): the shape"),
     ]
 
 
@@ -100,11 +65,15 @@ def _as_weights(outputs: list[np.ndarray], fan_in: int, fan_out: int) -> tuple[n
             hint = (" fan_in and fan_out are swapped: the weights are (fan_in, fan_out), like the affine "
                     "layer's w (D, M); PyTorch's nn.Linear stores the transpose (fan_out, fan_in).")
         return None, f"wrong shape {w.shape}, expected (fan_in, fan_out) = {(fan_in, fan_out)}.{hint}"
-    if not (np.issubdtype(w.dtype, np.floating)):
+    if not np.issubdtype(w.dtype, np.floating):
         return None, f"expected floating-point weights, got dtype {w.dtype}."
+    if w.dtype != np.float64:
+        return None, (f"your weights have {w.dtype} precision: return float64 (what rng.normal, "
+                      "rng.standard_normal and rng.uniform give; astype(np.float32) or a torch tensor's default "
+                      "dtype loses digits).")
     if not np.all(np.isfinite(w)):
         return None, "the weights contain NaN or inf."
-    return w.astype(np.float64), ""
+    return w, ""
 
 
 def _explain(measured: float, candidates: list[tuple[float, str]], tol: float) -> str:
@@ -224,6 +193,7 @@ register(Exercise(
     cases=_init_cases,
     names=("w",),
     check=_judge_normal(lambda fi, fo: math.sqrt(2.0 / (fi + fo)), _xavier_normal_wrong),
+    handout="moments",
 ))
 
 register(Exercise(
@@ -232,6 +202,7 @@ register(Exercise(
     cases=_init_cases,
     names=("w",),
     check=_judge_uniform,
+    handout="moments",
 ))
 
 register(Exercise(
@@ -240,116 +211,5 @@ register(Exercise(
     cases=_init_cases,
     names=("w",),
     check=_judge_normal(lambda fi, fo: math.sqrt(2.0 / fi), _kaiming_wrong),
-))
-
-
-# -- the deep stack: forward activations and weight gradients --------------------------------------
-
-def _stack(rng: np.random.Generator, depth: int, n: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    widths = [int(w) for w in rng.integers(2, 9, depth + 1)]
-    x = rng.standard_normal((n, widths[0]))
-    ws = [rng.standard_normal((a, b)) * rng.uniform(0.5, 2.0) / math.sqrt(a)
-          for a, b in itertools.pairwise(widths)]
-    return x, ws
-
-
-def _stack_cases(rng: np.random.Generator, with_dout: bool) -> list[Case]:
-    cases = []
-    for k, (depth, activation) in enumerate([(3, "tanh"), (4, "relu"), (2, "relu"), (5, "tanh")]):
-        x, ws = _stack(rng, depth, int(rng.integers(2, 7)))
-        extra = (rng.standard_normal((x.shape[0], ws[-1].shape[1])),) if with_dout else ()
-        cases.append(Case((x, ws, activation, *extra),
-                          label=f"random case {k + 1} ({depth} layers, {activation}, widths "
-                                f"{[x.shape[1]] + [w.shape[1] for w in ws]})"))
-    x, ws = _stack(rng, 1, 3)
-    extra = (rng.standard_normal((3, ws[0].shape[1])),) if with_dout else ()
-    cases.append(Case((x, ws, "tanh", *extra), label="a single layer"))
-    x = np.abs(rng.standard_normal((4, 3)))
-    ws = [-np.abs(rng.standard_normal((3, 5))), rng.standard_normal((5, 2))]
-    extra = (rng.standard_normal((4, 2)),) if with_dout else ()
-    cases.append(Case((x, ws, "relu", *extra), label="ReLU units that are all off (dead) in layer 1"))
-    return cases
-
-
-def _act(name: str) -> Callable[[np.ndarray], np.ndarray]:
-    return np.tanh if name == "tanh" else (lambda s: np.maximum(s, 0.0))
-
-
-def _pre_activations(x, weights, activation):
-    f, h, out = _act(activation), x, []
-    for w in weights:
-        s = h @ w
-        out.append(s)
-        h = f(s)
-    return out
-
-
-def _activation_first(x, weights, activation):
-    f, h, out = _act(activation), x, []
-    for w in weights:
-        h = f(h) @ w
-        out.append(h)
-    return out
-
-
-def _with_input(x, weights, activation):
-    f, h, out = _act(activation), x, [x]
-    for w in weights:
-        h = f(h @ w)
-        out.append(h)
-    return out
-
-
-register(Exercise(
-    name="initialization.forward_activations",
-    reference=reference("init.forward_activations"),
-    cases=lambda rng: _stack_cases(rng, with_dout=False),
-    rtol=1e-6,
-    atol=1e-9,
-    mistakes=(
-        Mistake("you returned the pre-activations s_l = h_{l-1} W_l: return h_l = f(s_l).", _pre_activations),
-        Mistake("the activation comes after the product: h_l = f(h_{l-1} W_l), not f(h_{l-1}) W_l.",
-                _activation_first),
-        Mistake("return h_1, ..., h_L only: the input x is not one of the layers' activations.", _with_input),
-    ),
-))
-
-
-def _grads(x, weights, activation, dout, *, derivative: str = "right", use_output: bool = False):
-    """The weight gradients, right or with one of the usual mistakes."""
-    f = _act(activation)
-    hs, ss, h = [x], [], x
-    for w in weights:
-        s = h @ w
-        ss.append(s)
-        h = f(s)
-        hs.append(h)
-    dws = [None] * len(weights)
-    dh = dout
-    for layer in range(len(weights) - 1, -1, -1):
-        s, out = ss[layer], hs[layer + 1]
-        if derivative == "none":
-            local = np.ones_like(s)
-        elif activation == "tanh":
-            local = 1 - (s**2 if derivative == "of_s" else out**2)
-        else:
-            local = (s > 0).astype(float)
-        ds = dh * local
-        dws[layer] = (hs[layer + 1] if use_output else hs[layer]).T @ ds
-        dh = ds @ weights[layer].T
-    return dws
-
-
-register(Exercise(
-    name="initialization.weight_gradients",
-    reference=reference("init.weight_gradients"),
-    cases=lambda rng: _stack_cases(rng, with_dout=True),
-    rtol=1e-6,
-    atol=1e-9,
-    mistakes=(
-        Mistake("the gradient must pass through the activation: multiply by f'(s_l) before the layer's product.",
-                lambda x, w, a, d: _grads(x, w, a, d, derivative="none")),
-        Mistake("tanh's derivative is 1 - tanh(s)^2 = 1 - h^2, with h the output, not 1 - s^2.",
-                lambda x, w, a, d: _grads(x, w, a, d, derivative="of_s")),
-    ),
+    handout="moments",
 ))
