@@ -1,7 +1,11 @@
-"""The slider views of notebook 04_initialization: :mod:`.compute` computes, :mod:`.views` draws."""
+"""The slider views of notebook 04_initialization: :mod:`.compute` computes, :mod:`.checked` checks the student's
+functions before a view trains with them, :mod:`.views` draws."""
 
+from dlcourse.widgets.initialization.checked import CheckedFunction, student_problems
 from dlcourse.widgets.initialization.compute import (
     ACTIVATIONS,
+    SATURATED,
+    StackTraining,
     TrainingRun,
     activation_rows,
     deep_stack,
@@ -9,14 +13,16 @@ from dlcourse.widgets.initialization.compute import (
     initial_loss,
     layer_stds,
     mlp_weights,
+    off_fraction,
     softmax_cross_entropy,
     standardize,
     train_mlp,
+    train_stack,
 )
 from dlcourse.widgets.initialization.views import ActivationStatsView, InitialLossView
 
 __all__ = [
-    "ACTIVATIONS", "ActivationStatsView", "InitialLossView", "TrainingRun", "activation_rows", "deep_stack",
-    "histogram_rows", "initial_loss", "layer_stds", "mlp_weights", "softmax_cross_entropy", "standardize",
-    "train_mlp",
+    "ACTIVATIONS", "SATURATED", "ActivationStatsView", "CheckedFunction", "InitialLossView", "StackTraining",
+    "TrainingRun", "activation_rows", "deep_stack", "histogram_rows", "initial_loss", "layer_stds", "mlp_weights",
+    "off_fraction", "softmax_cross_entropy", "standardize", "student_problems", "train_mlp", "train_stack",
 ]

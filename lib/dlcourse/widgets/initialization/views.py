@@ -1,27 +1,31 @@
 """The slider views of notebook 04_initialization (Tokyo DL 2 "Initialization", I2DL "Training Neural Networks
 II", TUM ML "Deep learning 2"): drawing only.
 
-* :class:`ActivationStatsView`: the lectures' experiment. A stack of square
-  layers ``h_l = f(h_{l-1} W_l)`` on unit Gaussian input, weights
-  ``N(0, (g/√n)²)``: the histogram of every layer's activations, their
-  standard deviation per layer (forward) and that of the weight gradients
-  (backward), for a gain g, tanh or ReLU, and a depth. g = 1 is Xavier (for
-  square layers both of the lectures' Xavier variances are 1/n), g = √2 is
-  Kaiming; too small a g makes the signal vanish, too large explodes it (ReLU)
-  or saturates it (tanh).
+* :class:`ActivationStatsView`: the lectures' deep stack ``h_l = f(h_{l-1} W_l)``
+  *while it trains* on the digits, from one of four initializations (N(0, 0.01²),
+  Xavier, Kaiming, N(0, 1)), tanh or ReLU: per layer, the histogram of the
+  activations at a chosen step, their standard deviation and the share of units
+  that pass no gradient (dead ReLUs, saturated tanh units) over the training
+  steps, and the loss. Notebook 02's GradientFlowView shows one pass at
+  initialization; this one shows what training then does to each layer: a tiny
+  start that never moves, Xavier's shrinking ReLU layers that training first has
+  to re-scale, saturated tanh units that stay saturated, N(0, 1) diverging.
 * :class:`InitialLossView`: a ReLU MLP on the digits with every weight drawn
   from N(0, std²): the loss before training against std (the ideal is
   -log(1/K) = log 10 for K = 10 classes), and the first epochs of SGD from
   that start: too large a std starts with a huge loss (or diverges), too small
   a one starts at log 10 but hardly moves.
 
-The first view runs the student's ``forward_activations`` and
-``weight_gradients``, with the reference standing in while they are stubs;
-its comparison curves (N(0, 0.01²), N(0, 1), Xavier, Kaiming) come from the
-same functions. The numbers come from
-:mod:`dlcourse.widgets.initialization.compute`; the random matrices are drawn
-once, so a slider only rescales them. Small matrix products are run on one
-BLAS thread: on two cores the threads cost more than they save at these sizes.
+The first view trains with the student's ``forward_activations`` and
+``weight_gradients``, with the reference standing in while they are stubs or
+when they fail a check made first (the title then says which function to fix,
+so a diverging run is never blamed on the initialization when the function
+is wrong). Each of its eight runs (four initializations, two activations) is
+made the first time the sliders ask for it and kept, so the step slider, and
+any later visit, only redraws. The numbers come from
+:mod:`dlcourse.widgets.initialization.compute`. Small matrix products are run
+on one BLAS thread: on two cores the threads cost more than they save at these
+sizes.
 """
 
 from __future__ import annotations
@@ -30,168 +34,188 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import matplotlib
 import numpy as np
 
-from dlcourse.widgets.core import Slider, View, WithFallback, display_clip, one_blas_thread
+from dlcourse import data
+from dlcourse.widgets.core import FunctionMissing, Slider, View, WithFallback, display_clip, one_blas_thread
+from dlcourse.widgets.initialization.checked import CheckedFunction, student_problems
 from dlcourse.widgets.initialization.compute import (
     ACTIVATIONS,
+    SATURATED,
+    StackTraining,
     TrainingRun,
     activation_rows,
-    deep_stack,
     histogram_rows,
     initial_loss,
-    layer_stds,
     mlp_weights,
     standardize,
     train_mlp,
+    train_stack,
 )
 
 __all__ = ["ActivationStatsView", "InitialLossView"]
 
 
 class ActivationStatsView(View):
-    """Per-layer activation histograms and the std per layer, forward and backward, of a deep stack.
+    """Layer statistics of a deep stack while it trains on the digits: what happens to them after step 0.
 
-    ``forward_activations(x, weights, activation) -> [h_1, ..., h_L]`` and
-    ``weight_gradients(x, weights, activation, dout) -> [dW_1, ..., dW_L]``
-    are the student's, if given; they draw the histograms and the red curve of
-    the chosen gain, and the grey comparison curves (N(0, 0.01²), N(0, 1),
-    Xavier, Kaiming) of every depth, computed when the view is built.
+    L bias-free layers ``h_l = f(h_{l-1} W_l)`` of ``width`` units (the first has the 64 pixels as inputs) and
+    a linear read-out are trained by minibatch SGD; every ``every`` steps the activations of a fixed probe
+    batch are summarised per layer. ``forward_activations`` and ``weight_gradients`` are the student's, if
+    given: checked once on a small stack first (against the reference where it exists, and the backward pass
+    against central differences of the forward pass), so a wrong function is named instead of a training run
+    that it made diverge being blamed on the initialization.
     """
 
-    # (label, std or None, gain or None, line style); with width n, gain = std * sqrt(n).
-    PRESETS = (("N(0, 0.01²)", 0.01, None, ":"), ("N(0, 1)", 1.0, None, "--"), ("Xavier", None, 1.0, "-."),
-               ("Kaiming", None, math.sqrt(2.0), "-"))
-    LIMITS = (1e-10, 1e10)  # std axes: values beyond are drawn at the border
+    # (label, std of the weights, or None, gain g = std * sqrt(fan_in), or None); the stack is square, fan_in 64.
+    PRESETS = (("N(0, 0.01²)", 0.01, None), ("Xavier", None, 1.0), ("Kaiming", None, math.sqrt(2.0)),
+               ("N(0, 1)", 1.0, None))
+    STD_LIMITS = (1e-8, 1e4)  # the std axis: values beyond are drawn at the border
+    LOSS_LIMITS = (1e-2, 1e3)
 
     def __init__(self, forward_activations: Callable[..., Any] | None = None,
-                 weight_gradients: Callable[..., Any] | None = None, *, width: int = 64,
-                 n_samples: int = 128, max_depth: int = 15, bins: int = 60, seed: int = 0) -> None:
-        if width < 2 or n_samples < 2 or not 2 <= max_depth <= 30:
-            raise ValueError("width and n_samples must be at least 2, max_depth between 2 and 30")
-        self.width, self.max_depth = width, max_depth
-        self.x, self.Z = deep_stack(width, max_depth, n_samples, seed)
-        self.dout = np.random.default_rng(seed + 1).standard_normal((n_samples, width))
+                 weight_gradients: Callable[..., Any] | None = None, *, depth: int = 6, steps: int = 150,
+                 every: int = 5, learning_rate: float = 0.1, probe_size: int = 256, bins: int = 50,
+                 seed: int = 0) -> None:
+        if not 2 <= depth <= 12 or steps < every or every < 1:
+            raise ValueError("depth must be between 2 and 12, and steps a multiple of every >= 1")
+        digits = data.load_digits(seed=seed)
+        self.X, X_val = standardize(digits.X_train, digits.X_val)
+        self.y = np.asarray(digits.y_train)
+        self.X_probe, self.y_probe = X_val[:probe_size], np.asarray(digits.y_val[:probe_size])
+        self.width = self.X.shape[1]  # square layers: fan_in = fan_out = 64 everywhere
+        self.depth, self.steps, self.every, self.learning_rate, self.seed = depth, steps, every, learning_rate, seed
+        draw = np.random.default_rng(seed)
+        self.directions = [draw.standard_normal((self.width, self.width)) for _ in range(depth)]
+        self.readout = draw.standard_normal((self.width, 10)) / math.sqrt(self.width)
         self.edges = np.linspace(-3.0, 3.0, bins + 1)
-        self._forward = WithFallback("forward_activations", forward_activations, "init.forward_activations")
-        self._backward = WithFallback("weight_gradients", weight_gradients, "init.weight_gradients")
-        self.presets = [(label, gain if gain is not None else std * math.sqrt(width), style)
-                        for label, std, gain, style in self.PRESETS]
-        self._fwd_cache: dict[tuple[float, str], tuple[np.ndarray, np.ndarray]] = {}
-        self._bwd_cache: dict[tuple[float, str, int], np.ndarray] = {}
+        self.gains = [gain if gain is not None else std * math.sqrt(self.width) for _, std, gain in self.PRESETS]
+        broken = student_problems(forward_activations, weight_gradients)
+        x, ws = self.X_probe[:2], [d[:, :3] if i == 0 else d[:3, :3] for i, d in enumerate(self.directions)]
+        self._forward = CheckedFunction("forward_activations", forward_activations, "init.forward_activations",
+                                        broken.get("forward_activations", ""), probe=(x, ws, "relu"))
+        self._backward = CheckedFunction("weight_gradients", weight_gradients, "init.weight_gradients",
+                                         broken.get("weight_gradients", ""), probe=(x, ws, "relu", np.ones((2, 3))))
+        self._runs: dict[tuple[int, str], StackTraining] = {}
+        labels = ", ".join(f"{i} {label}" for i, (label, _, _) in enumerate(self.PRESETS))
         super().__init__({
-            "gain": Slider("log", 10**-1.5, 10**1.5, 0.05, 1.0, "gain g (std = g/√n)"),
-            "activation": Slider("int", 0, 1, 1, 0, "activation: 0 tanh, 1 ReLU"),
-            "depth": Slider("int", 2, max_depth, 1, min(10, max_depth), "layers"),
-        }, figsize=(11, 4.0), title=f"{max_depth} layers of {width} units on unit Gaussian input, "
-                                    f"weights N(0, (g/√{width})²)")
-        # The comparison curves of every activation and depth, made now so that a slider only redraws.
-        with self.part():
-            for activation in ACTIVATIONS:
-                self.preset_forward(activation, max_depth)
-        with self.part():
-            for activation in ACTIVATIONS:
-                for depth in range(2, max_depth + 1):
-                    self.preset_backward(activation, depth)
+            "init": Slider("int", 0, len(self.PRESETS) - 1, 1, 2, f"initialization ({labels})"),
+            "activation": Slider("int", 0, 1, 1, 1, "activation: 0 tanh, 1 ReLU"),
+            "step": Slider("int", 0, steps, every, 0, "training step"),
+        }, figsize=(11, 6.4), title=f"{depth} layers of {self.width} units trained on the digits (SGD, learning "
+                                    f"rate {learning_rate:g}): every layer, step by step")
+        # The bin histogram_rows puts 0 into (ReLU's zeros): its spike is cut so the rest of a row stays visible.
+        self._zero_bin = int(np.argmax(histogram_rows([np.zeros(1)], self.edges)[0]))
         self._build()
         self.update()
 
-    # -- computation, cached per slider value ------------------------------------------------
+    # -- computation ---------------------------------------------------------------------------------
 
-    def weights(self, gain: float, depth: int | None = None) -> list[np.ndarray]:
-        scale = gain / math.sqrt(self.width)
-        return [scale * z for z in self.Z[: depth or self.max_depth]]
+    def run(self, index: int, activation: str) -> StackTraining:
+        """The training run of preset ``index`` with ``activation``; FunctionMissing where it cannot run.
 
-    def forward_stats(self, gain: float, activation: str) -> tuple[np.ndarray, np.ndarray]:
-        """(std of h_l for l = 1..max_depth, histogram rows (max_depth, bins)), by the student's function."""
-        key = (round(gain, 12), activation)
-        if key not in self._fwd_cache:
-            if len(self._fwd_cache) > 256 + len(self.PRESETS) * len(ACTIVATIONS):
-                self._fwd_cache.clear()
-            shape = (self.max_depth, *self.x.shape)
-            with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
-                hs = self._forward(self.x, self.weights(gain), activation, shape=shape)
-                self._fwd_cache[key] = (layer_stds(hs), histogram_rows(hs, self.edges))
-        return self._fwd_cache[key]
+        Made on first use and kept (one run takes about a tenth of a second; each of the eight is made once).
+        """
+        key = (index, activation)
+        if key not in self._runs:
+            missing = [f.name for f in (self._forward, self._backward) if not f.available()]
+            if missing:
+                self._missing += [name for name in missing if name not in self._missing]
+                raise FunctionMissing(missing[0])
+            with one_blas_thread():
+                self._runs[key] = train_stack(
+                    self._forward, self._backward, self.X, self.y, self.X_probe, self.y_probe, self.directions,
+                    self.readout, self.gains[index], activation, steps=self.steps, every=self.every,
+                    learning_rate=self.learning_rate, edges=self.edges, seed=self.seed)
+        return self._runs[key]
 
-    def backward_stats(self, gain: float, activation: str, depth: int) -> np.ndarray:
-        """std of dL/dW_l for l = 1..depth, L = sum(h_depth * dout), by the student's function."""
-        key = (round(gain, 12), activation, depth)
-        if key not in self._bwd_cache:
-            if len(self._bwd_cache) > 512 + len(self.PRESETS) * len(ACTIVATIONS) * self.max_depth:
-                self._bwd_cache.clear()
-            shape = (depth, self.width, self.width)
-            with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
-                grads = self._backward(self.x, self.weights(gain, depth), activation, self.dout, shape=shape)
-                self._bwd_cache[key] = layer_stds(grads)
-        return self._bwd_cache[key]
-
-    def preset_forward(self, activation: str, depth: int) -> list[np.ndarray]:
-        """Per comparison curve (PRESETS), the std of h_l for l = 1..depth."""
-        return [self.forward_stats(gain, activation)[0][:depth] for _, gain, _ in self.presets]
-
-    def preset_backward(self, activation: str, depth: int) -> list[np.ndarray]:
-        """Per comparison curve (PRESETS), the std of dL/dW_l for l = 1..depth."""
-        return [self.backward_stats(gain, activation, depth) for _, gain, _ in self.presets]
-
-    # -- drawing ---------------------------------------------------------------------------------
+    # -- drawing -----------------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        grid = self.fig.add_gridspec(1, 3, width_ratios=(1.2, 1, 1))
-        ax_h = self.fig.add_subplot(grid[0])
-        ax_f = self.fig.add_subplot(grid[1])
-        ax_b = self.fig.add_subplot(grid[2])
-        L = self.max_depth
-        # One row per layer, layer 1 on top; rows deeper than the chosen depth are hidden.
+        grid = self.fig.add_gridspec(2, 2, width_ratios=(1, 1.25))
+        ax_h, ax_s = self.fig.add_subplot(grid[0, 0]), self.fig.add_subplot(grid[0, 1])
+        ax_o, ax_l = self.fig.add_subplot(grid[1, 0]), self.fig.add_subplot(grid[1, 1])
+        L, steps = self.depth, np.arange(0, self.steps + 1, self.every)
+        colors = [matplotlib.colormaps["viridis"](0.9 * i / max(L - 1, 1)) for i in range(L)]
         self._ridges = [ax_h.stairs(np.zeros(len(self.edges) - 1), self.edges, baseline=float(L - layer),
-                                    fill=True, color=f"C{layer % 10}", alpha=0.85) for layer in range(1, L + 1)]
+                                    fill=True, color=colors[layer - 1], alpha=0.9) for layer in range(1, L + 1)]
         ax_h.set(xlim=(self.edges[0], self.edges[-1]), ylim=(-0.1, L + 0.05),
                  yticks=[L - layer + 0.4 for layer in range(1, L + 1)],
                  yticklabels=[str(layer) for layer in range(1, L + 1)], ylabel="layer",
-                 xlabel="value of $h_l$ (beyond ±3: edge bins)", title="histogram of $h_l$ per layer")
-        ax_h.tick_params(axis="y", labelsize=7, length=0)
-        layers = np.arange(1, L + 1)
-        self._fwd_presets, self._bwd_presets = [], []
-        for ax, store, what in ((ax_f, self._fwd_presets, "std of $h_l$ (forward)"),
-                                (ax_b, self._bwd_presets, "std of $\\partial L/\\partial W_l$ (backward)")):
-            for label, _, style in self.presets:
-                (line,) = ax.plot(layers, np.ones(L), style, color="0.55", lw=1, label=label)
-                store.append(line)
-            ax.set(yscale="log", ylim=self.LIMITS, xlim=(0.5, L + 0.5), xticks=range(1, L + 1, 2),
-                   xlabel="layer l", title=what)
+                 xlabel="value of $h_l$ on the probe images (beyond ±3: edge bins)")
+        ax_h.tick_params(axis="y", length=0)
+        self._hist_title = ax_h.set_title("", fontsize=10)
+        self._std_lines = [ax_s.plot(steps, np.ones_like(steps, dtype=float), color=c, lw=1.5,
+                                     label=f"layer {i + 1}")[0] for i, c in enumerate(colors)]
+        ax_s.set(yscale="log", ylim=self.STD_LIMITS, xlim=(0, self.steps), ylabel="std of $h_l$",
+                 title="spread of each layer's activations")
+        ax_s.legend(loc="lower right", fontsize=7, ncol=3, frameon=False)
+        self._off_lines = [ax_o.plot(steps, np.zeros_like(steps, dtype=float), color=c, lw=1.5)[0]
+                           for c in colors]
+        ax_o.set(ylim=(-2, 102), xlim=(0, self.steps), xlabel="training step", ylabel="% of units",
+                 title="units that pass (almost) no gradient")
+        self._off_text = ax_o.text(0.02, 0.95, "", transform=ax_o.transAxes, va="top", fontsize=8)
+        (self._loss_line,) = ax_l.plot([], [], color="0.3", lw=0.8)
+        ax_l.set(yscale="log", ylim=self.LOSS_LIMITS, xlim=(0, self.steps), xlabel="training step",
+                 ylabel="minibatch loss", title="training")
+        ax_l.axhline(math.log(10), color="k", ls="--", lw=0.8)
+        self._loss_text = ax_l.text(0.98, 0.95, "", transform=ax_l.transAxes, ha="right", va="top", fontsize=9)
+        self._cursors = [ax.axvline(0, color="tab:red", lw=1) for ax in (ax_s, ax_o, ax_l)]
+        for ax in (ax_s, ax_l):
             ax.minorticks_off()
-        (self._fwd_line,) = ax_f.plot([], [], "o-", color="tab:red", ms=3, lw=2, label="gain g")
-        (self._bwd_line,) = ax_b.plot([], [], "o-", color="tab:red", ms=3, lw=2)
-        ax_f.legend(loc="lower left", fontsize=7, ncol=2, frameon=False)
-        self._text = ax_f.text(0.03, 0.96, "", transform=ax_f.transAxes, va="top", fontsize=8)
-        self.axes = (ax_h, ax_f, ax_b)
-        self.animate(*self._ridges, *self._fwd_presets, *self._bwd_presets, self._fwd_line, self._bwd_line,
-                     self._text)
+        self.axes = (ax_h, ax_s, ax_o, ax_l)
+        self.animate(*self._ridges, *self._std_lines, *self._off_lines, self._loss_line, *self._cursors,
+                     self._off_text, self._loss_text, self._hist_title)
         self.layout()
 
     def update(self, **params: float) -> None:
         p = self.merge(params)
-        gain, depth = float(p["gain"]), int(p["depth"])
-        activation = ACTIVATIONS[int(p["activation"])]
-        layers = np.arange(1, depth + 1)
-        L, ridges_shown = self.max_depth, 0
-        with self.part(self._fwd_line, *self._fwd_presets):
-            stds, hist = self.forward_stats(gain, activation)
-            heights = activation_rows(hist)
-            for layer, ridge in enumerate(self._ridges[:depth], start=1):
-                ridge.set_data(L - layer + 0.85 * heights[layer - 1], self.edges, baseline=L - layer)
-            ridges_shown = depth
-            self._fwd_line.set_data(layers, display_clip(stds[:depth], *self.LIMITS))
-            for f_stds, f_line in zip(self.preset_forward(activation, depth), self._fwd_presets, strict=True):
-                f_line.set_data(layers, display_clip(f_stds, *self.LIMITS))
-        for layer, ridge in enumerate(self._ridges, start=1):
-            ridge.set_visible(layer <= ridges_shown)
-        with self.part(self._bwd_line, *self._bwd_presets):
-            self._bwd_line.set_data(layers, display_clip(self.backward_stats(gain, activation, depth), *self.LIMITS))
-            for b_stds, b_line in zip(self.preset_backward(activation, depth), self._bwd_presets, strict=True):
-                b_line.set_data(layers, display_clip(b_stds, *self.LIMITS))
-        self._text.set_text(f"{activation}, std {gain / math.sqrt(self.width):.3g}")
+        index, activation = int(p["init"]), ACTIVATIONS[int(p["activation"])]
+        k = min(max(round(p["step"] / self.every), 0), self.steps // self.every)  # the snapshot shown
+        step = k * self.every
+        training = [*self._ridges, *self._std_lines, *self._off_lines, self._loss_line, *self._cursors,
+                    self._off_text, self._loss_text, self._hist_title]
+        with self.part(*training):
+            run = self.run(index, activation)
+            heights = activation_rows(run.hist[k], skip=self._zero_bin)
+            for layer, ridge in enumerate(self._ridges):
+                ridge.set_data(self.depth - 1 - layer + 0.85 * heights[layer], self.edges,
+                               baseline=self.depth - 1 - layer)
+            for layer, (s_line, o_line) in enumerate(zip(self._std_lines, self._off_lines, strict=True)):
+                s_line.set_ydata(display_clip(run.stds[:, layer], *self.STD_LIMITS))
+                o_line.set_ydata(100 * np.nan_to_num(run.off[:, layer], nan=0.0))
+            self._loss_line.set_data(np.arange(self.steps), display_clip(run.losses, *self.LOSS_LIMITS))
+            for cursor in self._cursors:
+                cursor.set_xdata([step, step])
+            label = self.PRESETS[index][0]
+            self._hist_title.set_text(f"{activation}, {label}: histograms at step {step}")
+            self._off_text.set_text("ReLU: 0 on every probe image (dead)" if activation == "relu"
+                                    else f"tanh: |h| > {SATURATED} (saturated)")
+            self._loss_text.set_text(self._status(run, k, step))
         self.show_fallbacks(self._forward, self._backward)
+
+    def _status(self, run: StackTraining, k: int, step: int) -> str:
+        if run.diverged_at is not None and step > run.diverged_at:
+            return (f"diverged at step {run.diverged_at}: the loss became inf or NaN\n"
+                    "(the weights are too large for this learning rate)")
+        return f"probe accuracy at step {step}: {run.accuracy[k]:.0%}"
+
+    def show_fallbacks(self, *functions: WithFallback) -> None:
+        """As View.show_fallbacks, but a function that fails its check is named as such ("fix ... first")."""
+        fix = [name for name in self._missing if any(f.name == name and f.broken for f in functions)]
+        implement = [name for name in self._missing if name not in fix]
+        self._missing = []
+        notes = [f"fix `{name}` first: {next(f.broken for f in functions if f.name == name)}" for name in fix]
+        if implement:
+            notes.append(f"implement {', '.join(f'`{name}`' for name in implement)} first")
+        reasons = "; ".join(f.note for f in functions if f.note)
+        if reasons:
+            notes.append(f"using the reference: {reasons}")
+        text = f"{self.base_title}\n({'; '.join(notes)})" if notes else self.base_title
+        if text != self.title.get_text():
+            self.title.set_text(text)
+            self.invalidate()
 
 
 # -- view 2: initial loss and the first epochs on the digits -------------------------------------
