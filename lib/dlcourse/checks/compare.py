@@ -170,8 +170,10 @@ def compare(
         return Comparison(True)
     af = a.astype(np.float64)
     ef = expected_arr.astype(np.float64)
-    bad = ~(np.abs(af - ef) <= atol + rtol * np.abs(ef))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN here: equal infinities are judged below
+        bad = ~(np.abs(af - ef) <= atol + rtol * np.abs(ef))
     bad |= ~np.isfinite(af) & ~(af == ef)
+    bad &= ~((af == ef) | (np.isnan(af) & np.isnan(ef)))  # the same infinity (or NaN where NaN is expected)
     if not np.any(bad):
         return Comparison(True)
     idx = tuple(int(i) for i in np.argwhere(bad)[0])
