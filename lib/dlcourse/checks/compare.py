@@ -79,7 +79,7 @@ def _value_hint(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: flo
     """Recognise a few mistakes from how the wrong values relate to the right ones."""
     a = actual.astype(np.float64, copy=False)
     e = expected.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(a)):
+    if not np.all(np.isfinite(a) | (a == e)):  # an infinity the reference has too is no mistake
         return " Your result has NaN or inf: look for log(0), division by zero or an overflowing exp."
     if np.allclose(a, -e, rtol=rtol, atol=atol):
         return " Your result is exactly the negative of the expected one: a sign is flipped."
