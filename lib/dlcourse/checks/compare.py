@@ -184,7 +184,8 @@ def compare(
         f"First{where}: got {got:.6g}, expected {want:.6g} "
         f"({_error_text(got, want)}; tolerance rtol={rtol:g}, atol={atol:g})."
     )
-    return Comparison(False, msg + _value_hint(af, ef, rtol, atol))
+    with np.errstate(all="ignore"):  # ratios and differences of infinities: the hints handle them
+        return Comparison(False, msg + _value_hint(af, ef, rtol, atol))
 
 
 def _error_text(got: float, want: float) -> str:
