@@ -56,6 +56,7 @@ __all__ = [
     "adam",
     "cosine_annealing",
     "exponential_decay",
+    "inverse_sqrt_decay",
     "inverse_time_decay",
     "nesterov",
     "newton_step",
@@ -317,6 +318,22 @@ def inverse_time_decay(step: int, learning_rate: float, decay_rate: float) -> fl
     """``α0 / (1 + decay_rate · step)``, the lecture's first decay (Robbins-Monro's α/n shape)."""
     _check_step(step)
     return learning_rate / (1.0 + decay_rate * step)
+
+
+def inverse_sqrt_decay(step: int, learning_rate: float, decay_rate: float) -> float:
+    """``α0 / sqrt(1 + decay_rate · step)``: the lecture's third decay, ``t / sqrt(epoch) · α0``, made to start at α0.
+
+    The lecture's form is infinite at epoch 0; shifting the step by one, as the
+    1/t decay does, keeps its tail: for large steps this is ``α0 / sqrt(decay_rate · step)``,
+    the lecture's form with its constant ``t = 1 / sqrt(decay_rate)``. It decays
+    more slowly than 1/t: the steps still add up to infinity, but so do their
+    squares (Robbins-Monro asks for a finite sum). ``decay_rate = 0`` keeps α0.
+    ``LambdaLR(lambda e: (1 + decay_rate * e) ** -0.5)``.
+    """
+    _check_step(step)
+    if decay_rate < 0:
+        raise ValueError(f"decay_rate must be >= 0, got {decay_rate!r}")
+    return learning_rate / math.sqrt(1.0 + decay_rate * step)
 
 
 def cosine_annealing(step: int, learning_rate: float, total_steps: int, lr_min: float = 0.0) -> float:

@@ -76,22 +76,6 @@ def nan_as_zero(outputs: list[np.ndarray], expected: list[np.ndarray]) -> tuple[
             [e for _, e in out_pairs] + list(expected[len(out_pairs):]))
 
 
-def only_where_it_differs(mistake: Callable[..., Any], reference: Callable[..., Any]) -> Callable[..., Any]:
-    """A known mistake that applies only to cases where its outputs differ from the reference's.
-
-    Where they agree (momentum 0 makes many mistakes harmless; a mistake about defaults is invisible when every
-    hyperparameter is given) its hint explains nothing, and a result that is wrong for another reason (hidden state,
-    an argument changed in place) would otherwise be matched to it.
-    """
-    def applies(*args: Any, **kwargs: Any) -> Any:
-        wrong = mistake(*copy.deepcopy(args), **copy.deepcopy(kwargs))
-        if compare_outputs(flatten_outputs(wrong), flatten_outputs(reference(*args, **kwargs)),
-                           rtol=1e-9, atol=1e-12).ok:
-            raise ValueError("this mistake makes no difference on this case")
-        return wrong
-    return applies
-
-
 def float32_verdict(outputs: list[np.ndarray], names: Sequence[str]) -> Comparison | None:
     """A failing verdict naming the first output of float32 (or float16) precision, or None."""
     for i, out in enumerate(outputs):

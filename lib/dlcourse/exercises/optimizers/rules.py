@@ -31,8 +31,15 @@ from typing import Any
 
 import numpy as np
 
+from dlcourse.checks.compare import Comparison
 from dlcourse.exercises import Case, Exercise, Mistake, register
-from dlcourse.exercises.optimizers._common import Update, float64_check, only_where_it_differs, run_updates
+from dlcourse.exercises.optimizers._common import (
+    Check,
+    Update,
+    float32_verdict,
+    float64_check,
+    run_updates,
+)
 from dlcourse.lazy_reference import reference
 
 # An update rule keeps its state in ``config`` (filling it with setdefault, as the reference does) and may update
@@ -60,6 +67,32 @@ def _graded(rule: str, update: Update) -> Callable[[np.ndarray, np.ndarray, Any]
     return lambda w, dws, config: run_updates(update, w, dws, config, keep=KEEP[rule])
 
 
+OR_HINT = ("`config.get(key) or default` turns a hyperparameter of 0 into the default, as if it were missing: use "
+           "config.setdefault(key, default), which fills in only what is missing.")
+STATE = ("velocity", "cache", "m", "v", "t")
+
+
+def _check(rule: str, compare: Check) -> Check:
+    """The hyperparameters the config brings back are judged first, then everything (float64 first of all).
+
+    A hyperparameter given as 0 that comes back as something else is the `config.get(...) or default` mistake:
+    said so here, in the grader's process as in the student's, not only as a hint.
+    """
+    hyper = [i + 1 for i, key in enumerate(KEEP[rule]) if key not in STATE]
+
+    def check(case: dict[str, Any], outputs: list[np.ndarray]) -> Comparison:
+        given = case["args"][2] if isinstance(case["args"][2], dict) else {}
+        if len(outputs) == len(KEEP[rule]) + 1 and float32_verdict(outputs, _names(rule)) is None:
+            for i in hyper:
+                key = KEEP[rule][i - 1]
+                if given.get(key) == 0 and outputs[i].shape == () and float(outputs[i]) != 0:
+                    return Comparison(False, (
+                        f'config["{key}"] was given as 0 and came back as {float(outputs[i]):g}: a hyperparameter '
+                        "of 0 is a value, not a missing one (fill in only what is missing, with config.setdefault)."))
+        return compare(case, outputs)
+    return check
+
+
 def _register(rule: str, cases: Callable[[np.random.Generator], list[Case]], mistakes: tuple[Mistake, ...]) -> None:
     expected = _graded(rule, reference(f"optim.{rule}"))
     register(Exercise(
@@ -70,9 +103,9 @@ def _register(rule: str, cases: Callable[[np.random.Generator], list[Case]], mis
         names=_names(rule),
         rtol=RTOL,
         atol=ATOL,
-        check=float64_check(expected, _names(rule), rtol=RTOL, atol=ATOL),
+        check=_check(rule, float64_check(expected, _names(rule), rtol=RTOL, atol=ATOL)),
         handout="outputs",
-        mistakes=tuple(Mistake(m.hint, only_where_it_differs(m.fn, expected)) for m in mistakes),
+        mistakes=mistakes,
     ))
 
 
@@ -229,9 +262,6 @@ def _adam(*, correct_m: bool = True, correct_v: bool = True, eps_inside: bool = 
 
     return adam
 
-
-OR_HINT = ("`config.get(...) or default` turns a hyperparameter of 0 into the default: 0 is a valid value. Use "
-           "config.setdefault(key, default), which fills in only what is missing.")
 
 
 # -- sgd ------------------------------------------------------------------------------------------------

@@ -11,11 +11,13 @@ at 0), lr_min equal to learning_rate, a horizon of one step, the default lr_min,
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from dlcourse.checks.compare import Comparison
 from dlcourse.exercises import Case, Exercise, Mistake, register
-from dlcourse.exercises.optimizers._common import float64_check, only_where_it_differs
+from dlcourse.exercises.optimizers._common import float32_verdict, float64_check
 from dlcourse.lazy_reference import reference
 
 _NAMES = ("learning rates",)
@@ -26,9 +28,21 @@ def _over_steps(schedule: Callable[..., float]) -> Callable[..., np.ndarray]:
     return lambda steps, *args: np.array([schedule(int(s), *args) for s in steps])
 
 
+Property = Callable[[dict[str, Any], np.ndarray], str]
+
+
 def _register(name: str, cases: Callable[[np.random.Generator], list[Case]], mistakes: tuple[Mistake, ...],
-              rtol: float = 1e-9, atol: float = 1e-14) -> None:
+              rtol: float = 1e-9, atol: float = 1e-14, properties: Property | None = None) -> None:
     expected = _over_steps(reference(f"optim.{name}"))
+    compare = float64_check(expected, _NAMES, rtol=rtol, atol=atol)
+
+    def check(case: dict[str, Any], outputs: list[np.ndarray]) -> Comparison:
+        verdict = compare(case, outputs)
+        if verdict.ok or properties is None or float32_verdict(outputs, _NAMES) is not None:
+            return verdict
+        broken = properties(case, outputs[0]) if len(outputs) == 1 else ""
+        return Comparison(False, broken) if broken else verdict
+
     register(Exercise(
         name=f"optimizers.{name}",
         reference=expected,
@@ -36,9 +50,9 @@ def _register(name: str, cases: Callable[[np.random.Generator], list[Case]], mis
         names=_NAMES,
         rtol=rtol,
         atol=atol,
-        check=float64_check(expected, _NAMES, rtol=rtol, atol=atol),
+        check=check,
         handout="outputs",
-        mistakes=tuple(Mistake(m.hint, only_where_it_differs(m.fn, expected)) for m in mistakes),
+        mistakes=mistakes,
     ))
 
 
@@ -95,6 +109,22 @@ def _cosine_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+def _cosine_properties(case: dict[str, Any], rates: np.ndarray) -> str:
+    """What a wrong cosine schedule breaks, in words: its value at step 0, at total_steps, or after it."""
+    steps, lr, total, *rest = case["args"]
+    lr_min = rest[0] if rest else 0.0
+    if rates.shape != np.shape(steps):
+        return ""
+    for step, rate in zip(np.asarray(steps).tolist(), rates.tolist(), strict=True):
+        if step == 0 and not np.isclose(rate, lr, rtol=1e-9, atol=1e-14):
+            return (f"at step 0 the rate must be learning_rate itself, {lr:g}, whatever lr_min is; yours is {rate:g} "
+                    f"(lr_min = {lr_min:g}): the cosine term moves the rate from learning_rate down to lr_min.")
+        if step >= total and not np.isclose(rate, lr_min, rtol=1e-9, atol=1e-14):
+            when = "at total_steps" if step == total else "after total_steps"
+            return f"{when} (step {step} of {total}) the rate must be lr_min = {lr_min:g}; yours is {rate:g}."
+    return ""
+
+
 _register("cosine_annealing", _cosine_cases, (
     Mistake("cos(pi step / T) runs from 1 to -1: shift and halve it, (1 + cos(...)) / 2.",
             _each(lambda s, lr, total, lr_min=0.0: lr_min + (lr - lr_min) * np.cos(np.pi * min(s, total) / total))),
@@ -105,7 +135,7 @@ _register("cosine_annealing", _cosine_cases, (
                                    lr_min + lr * 0.5 * (1 + np.cos(np.pi * min(s, total) / total)))),
     Mistake("after total_steps the cosine climbs back up: keep the rate at lr_min there.",
             _each(lambda s, lr, total, lr_min=0.0: lr_min + (lr - lr_min) * 0.5 * (1 + np.cos(np.pi * s / total)))),
-), atol=1e-12)
+), atol=1e-12, properties=_cosine_properties)
 
 
 # -- warm-up, then inverse square root ---------------------------------------------------------------------------

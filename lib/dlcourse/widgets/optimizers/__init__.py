@@ -13,11 +13,12 @@ from dlcourse.widgets.optimizers.compute import (
     softmax_regression_loss,
     surface_losses,
     trajectory,
+    wrong_steps,
 )
 from dlcourse.widgets.optimizers.views import BatchNoiseView, OptimizerPathsView
 
 __all__ = [
     "OPTIMIZERS", "SURFACES", "BatchNoiseView", "GradientCloud", "OptimizerPathsView", "Surface", "gradient_cloud",
     "gradient_noise", "minibatch_losses", "minibatch_run", "per_sample_gradients", "softmax_regression_loss",
-    "surface_losses", "trajectory",
+    "surface_losses", "trajectory", "wrong_steps",
 ]

@@ -4,6 +4,8 @@ plain NumPy.
 * Three 2-D loss surfaces (:data:`SURFACES`) with their gradients and
   Hessians, and :func:`trajectory`, the path of an update rule
   ``update(w, dw, config) -> (w, config)`` on one of them.
+* :func:`wrong_steps`: whether a path cannot come from a correct update
+  rule, so that a view blames the function, not the slider setting.
 * Softmax regression on real data: its loss and gradient, per-sample
   gradients, the noise of a mini-batch gradient (:func:`gradient_noise`,
   :func:`gradient_cloud`) and mini-batch training with an update rule
@@ -24,7 +26,7 @@ import numpy as np
 
 __all__ = [
     "OPTIMIZERS", "SURFACES", "GradientCloud", "Surface", "gradient_cloud", "gradient_noise", "minibatch_losses",
-    "minibatch_run", "per_sample_gradients", "softmax_regression_loss", "surface_losses", "trajectory",
+    "minibatch_run", "per_sample_gradients", "softmax_regression_loss", "surface_losses", "trajectory", "wrong_steps",
 ]
 
 Update = Callable[..., tuple[np.ndarray, dict[str, Any]]]
@@ -116,6 +118,28 @@ def trajectory(update: Update, surface: Surface, steps: int, config: dict[str, A
                 break
             path[k] = w
     return path
+
+
+def wrong_steps(path: np.ndarray, surface: Surface, reference_path: np.ndarray | None, check: int = 4) -> str:
+    """Why a path (K, 2) cannot come from a correct update rule, or "" when nothing shows it.
+
+    With the reference's path at the same settings, the first ``check`` steps
+    must agree: every correct form of a rule (PyTorch's momentum buffer, Adam's
+    rearranged step) takes the same steps up to rounding, also where both
+    diverge. Without the reference, the first step must go downhill, against
+    the gradient at the start, as the first step of every rule of the notebook
+    does at any positive learning rate: a step uphill is a sign or a formula,
+    never a learning rate too large.
+    """
+    k = min(check + 1, len(path))
+    if reference_path is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            same = np.allclose(path[:k], reference_path[:k], rtol=1e-6, atol=1e-9, equal_nan=True)
+        return "" if same else "takes other steps than the lecture's rule"
+    if len(path) < 2 or not np.all(np.isfinite(path[1])):
+        return ""
+    gradient = surface.grad(np.asarray(path[0], dtype=np.float64))
+    return "steps uphill at the start" if float(np.dot(path[1] - path[0], gradient)) >= 0 else ""
 
 
 def surface_losses(surface: Surface, path: np.ndarray) -> np.ndarray:

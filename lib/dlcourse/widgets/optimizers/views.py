@@ -9,8 +9,13 @@ drawing only.
   estimate, and what that noise does to the loss curve.
 
 Both run the student's own update rules (``update(w, dw, config) -> (w,
-config)``) when given, with the reference standing in while those are stubs;
-the numbers come from :mod:`dlcourse.widgets.optimizers.compute`.
+config)``) when given, with the reference standing in while those are stubs.
+Where a student's rule runs but cannot be right (its first steps differ from
+the reference's, or, where the reference is absent, its first step goes
+uphill), the paths view says that the function is wrong, not the slider
+setting: a sign-flipped rule would otherwise read as "diverged", as if the
+learning rate were to blame. The numbers come from
+:mod:`dlcourse.widgets.optimizers.compute`.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcourse.lazy_reference import reference
+from dlcourse.lazy_reference import ReferenceUnavailable, reference
 from dlcourse.widgets.core import Slider, View, WithFallback
 from dlcourse.widgets.optimizers.compute import (
     OPTIMIZERS,
@@ -33,6 +38,7 @@ from dlcourse.widgets.optimizers.compute import (
     minibatch_losses,
     surface_losses,
     trajectory,
+    wrong_steps,
 )
 
 __all__ = ["BatchNoiseView", "OptimizerPathsView"]
@@ -94,6 +100,7 @@ class OptimizerPathsView(View):
             for name, (rule, _, _) in OPTIMIZERS.items()
         }
         self._paths = _Cache(6 * 48)
+        self._wrong: dict[str, str] = {}  # optimizer -> why its (drawn) path cannot be right
         self._surface_index = surface
         self._saved: dict[int, Any] = {}  # surface -> the background of its last full draw
         self._full_draw_needed = False
@@ -192,10 +199,27 @@ class OptimizerPathsView(View):
         hyper = {"learning_rate" if k == "adaptive_lr" else k: float(p[k]) for k in reads}
         key = (name, surface.name, *sorted(hyper.items()))
         rule = self._rules[name]
-        # Cached with the note of the run that made it: which rule (student or reference) drew it.
-        path, rule.note = self._paths.get_or(key, lambda: (
-            rule(surface, self.MAX_STEPS, {**hyper, **fixed}, shape=(self.MAX_STEPS + 1, 2)), rule.note))
+        # Cached with the note of the run that made it (which rule drew it, and why) and the reason a student's
+        # path is wrong where no reference could stand in for it.
+        path, rule.note, self._wrong[name] = self._paths.get_or(
+            key, lambda: self._checked_path(name, surface, {**hyper, **fixed}))
         return path
+
+    def _checked_path(self, name: str, surface: Surface, config: dict[str, float]) -> tuple[np.ndarray, str, str]:
+        """A path, the fallback note, and why the student's path is wrong when it had to be drawn anyway."""
+        rule = self._rules[name]
+        path = rule(surface, self.MAX_STEPS, config, shape=(self.MAX_STEPS + 1, 2))
+        if rule.note or rule.student is None:
+            return path, rule.note, ""  # the reference's own path
+        try:
+            expected = trajectory(reference(f"optim.{OPTIMIZERS[name][0]}"), surface, 4, config)
+        except ReferenceUnavailable:
+            return path, "", wrong_steps(path, surface, None)
+        why = wrong_steps(path, surface, expected)
+        if not why:
+            return path, "", ""
+        full = np.asarray(rule.reference(surface, self.MAX_STEPS, config), dtype=np.float64)
+        return full, f"your {rule.name} {why}: the function is wrong, not the slider", ""
 
     def paths(self, **params: float) -> dict[str, np.ndarray]:
         """Every optimizer's path, (MAX_STEPS + 1, 2), at these slider values (cached per optimizer)."""
@@ -207,16 +231,21 @@ class OptimizerPathsView(View):
         self._show_surface(index)
         surface = SURFACES[index]
         f0 = float(surface_losses(surface, np.array([surface.start]))[0])
-        diverged = []
+        diverged, wrong = [], []
         for name in OPTIMIZERS:
             with self.part(self.path_lines[name], self.loss_lines[name]):
                 shown = self.path(name)[: k + 1]
                 self.path_lines[name].set_data(*_unit(surface, shown).T)
                 losses = surface_losses(surface, shown) / f0
                 self.loss_lines[name].set_data(np.arange(k + 1), np.clip(losses, *self.LOSS_LIM))
-                if np.isnan(shown[-1, 0]):
+                if self._wrong.get(name):
+                    wrong.append(f"your {self._rules[name].name} {self._wrong[name]}")
+                elif np.isnan(shown[-1, 0]):
                     diverged.append(name)
-        self.status.set_text(f"diverged: {', '.join(diverged)}" if diverged else "")
+        lines = [f"diverged: {', '.join(diverged)}"] if diverged else []
+        if wrong:  # not the learning rate's fault: say so, never "diverged"
+            lines.append("; ".join(wrong) + ":\nthe function is wrong, not α")
+        self.status.set_text("\n".join(lines))
         self.show_fallbacks(*self._rules.values())
 
 

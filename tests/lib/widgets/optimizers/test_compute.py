@@ -141,3 +141,27 @@ def test_gradient_cloud_centres_on_the_full_gradient(digits):
     np.testing.assert_allclose(cloud.clouds[-1], np.tile(cloud.g_coords, (50, 1)), atol=1e-12)  # the full batch
     assert cloud.noise_at[1] == pytest.approx(gradient_noise(G, np.array([1]))[0]) and cloud.noise_at[200] == 0
     assert cloud.noise_m[0] == 1 and cloud.noise_m[-1] == 200 and np.all(np.diff(cloud.noise_m) > 0)
+
+
+def test_wrong_steps_tells_a_wrong_rule_from_a_bad_setting():
+    from dlcourse.widgets.optimizers.compute import wrong_steps
+
+    ravine, rosenbrock = SURFACES[0], SURFACES[1]
+
+    def forgetful_momentum(w, dw, config=None):  # the velocity is never stored: plain SGD from the second step
+        config = dict(config or {})
+        return w - config.get("learning_rate", 1e-2) * dw, config
+
+    config = {"learning_rate": 0.1, "momentum": 0.9}
+    expected = trajectory(ref.sgd_momentum, ravine, 4, config)
+    assert wrong_steps(trajectory(ref.sgd_momentum, ravine, 150, config), ravine, expected) == ""
+    assert wrong_steps(trajectory(forgetful_momentum, ravine, 150, config), ravine, expected) != ""
+    # A correct rule that diverges (learning rate far too large) is not wrong, with or without the reference.
+    fast = {"learning_rate": 0.05}
+    diverging = trajectory(ref.sgd, rosenbrock, 150, fast)
+    assert np.isnan(diverging[-1, 0])
+    assert wrong_steps(diverging, rosenbrock, trajectory(ref.sgd, rosenbrock, 4, fast)) == ""
+    assert wrong_steps(diverging, rosenbrock, None) == ""
+    # Without the reference: a first step uphill is the rule's fault at any learning rate.
+    uphill = trajectory(lambda w, dw, c: (w + c["learning_rate"] * dw, c), ravine, 10, {"learning_rate": 1e-4})
+    assert wrong_steps(uphill, ravine, None) == "steps uphill at the start"

@@ -137,3 +137,42 @@ def test_without_the_reference_the_batch_view_keeps_its_noise_panels(digits, mon
     np.testing.assert_array_equal(view.cloud.get_offsets(), view.clouds[0])  # the cloud still follows
     working = BatchNoiseView(X[:300], y[:300], sgd=ref.sgd)
     assert working.full_line.get_visible() and working.title.get_text() == working.base_title
+
+
+def uphill_sgd(w, dw, config=None):
+    """A sign-flipped SGD, as students write it: it climbs at every learning rate."""
+    config = {} if config is None else config
+    return w + config.setdefault("learning_rate", 1e-2) * dw, config
+
+
+def torch_momentum(w, dw, config=None):
+    """PyTorch's momentum buffer: other state, the same steps as the lecture's form at a constant learning rate."""
+    config = {} if config is None else config
+    lr, mu = config.setdefault("learning_rate", 1e-2), config.setdefault("momentum", 0.9)
+    config["buf"] = mu * config.get("buf", np.zeros_like(w)) + dw
+    return w - lr * config["buf"], config
+
+
+def test_a_wrong_rule_is_blamed_not_the_learning_rate():
+    view = OptimizerPathsView({"SGD": uphill_sgd, "momentum": torch_momentum}, surface=0)
+    view.update(learning_rate=0.01)  # a rate at which SGD converges on the ravine
+    title = view.title.get_text()
+    assert "your sgd takes other steps than the lecture's rule: the function is wrong, not the slider" in title
+    assert "sgd_momentum" not in title  # another form of a correct rule is accepted
+    expected = trajectory(ref.sgd, SURFACES[0], view.MAX_STEPS, {"learning_rate": 0.01})
+    np.testing.assert_allclose(view.paths()["SGD"], expected)  # the reference's path is drawn instead
+    assert "diverged" not in view.status.get_text()
+
+
+def test_without_the_reference_an_uphill_rule_is_named_not_diverged(monkeypatch):
+    monkeypatch.setattr(dlcourse.lazy_reference, "module", absent)
+    rules = {"SGD": uphill_sgd, "momentum": torch_momentum, "Nesterov": ref.nesterov, "Adagrad": ref.adagrad,
+             "RMSProp": ref.rmsprop, "Adam": ref.adam}
+    view = OptimizerPathsView(rules, surface=0)
+    view.update(learning_rate=0.01, steps=150)
+    status = view.status.get_text()
+    assert "your sgd steps uphill at the start" in status and "the function is wrong, not α" in status
+    assert "diverged: SGD" not in status and "sgd_momentum" not in status
+    assert view.path_lines["SGD"].get_visible()  # drawn as it is: there is nothing else to draw
+    view.update(learning_rate=0.5)  # Nesterov really diverges here (its limit is 0.34): that is the learning rate
+    assert "diverged: Nesterov" in view.status.get_text()
