@@ -47,6 +47,7 @@ from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from dlcourse.widgets.blas import one_blas_thread
 from dlcourse.widgets.fallback import FunctionMissing, WithFallback
 
 __all__ = ["FunctionMissing", "Slider", "View", "WithFallback", "display_clip", "one_blas_thread", "show"]
@@ -357,26 +358,6 @@ def _reenable_inline(backend: str) -> None:
         shell.enable_matplotlib("inline")
 
 
-_CONTROLLER: Any = None
-
-
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """Run the small matrix products of a slider update on one BLAS thread.
-
-    For matrices this small, threads only add synchronisation, which costs tens of
-    milliseconds on a busy machine. A no-op without threadpoolctl (it comes with scikit-learn).
-    """
-    global _CONTROLLER
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    with _CONTROLLER.limit(limits=1, user_api="blas"):
-        yield
 
 
 def display_clip(values: np.ndarray, lo: float, hi: float) -> np.ndarray:

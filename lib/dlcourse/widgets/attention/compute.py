@@ -148,7 +148,7 @@ def time_attention_and_recurrence(ns: Sequence[int], d: int = 64, repeats: int =
     then slows one round of every length instead of all runs of one length.
     Returns (attention times, recurrent times), each of shape (len(ns),).
     """
-    from dlcourse.widgets.core import one_blas_thread
+    from dlcourse.widgets.blas import one_blas_thread
 
     rng = np.random.default_rng(seed)
     xs = [rng.standard_normal((int(n), d)) for n in ns]
