@@ -10,12 +10,12 @@ PYTEST_ARGS ?=
 
 setup: $(STAMP)
 
-# The virtual environment is rebuilt whenever the lock or the package metadata changes.
+# The virtual environment is rebuilt whenever the lock or the package metadata changes. (setuptools warns about every
+# editable install of a project with a package at its root, grader/: expected here, so that warning is silenced.)
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24" "setuptools>=77"
 	$(BIN)/pip install --quiet --require-virtualenv -r requirements.lock
-	# setuptools warns about every editable install of a project with a package at its root (grader/); expected here.
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

@@ -14,7 +14,6 @@ from dlcourse.widgets.initialization.compute import (
     layer_stds,
     mlp_weights,
     off_fraction,
-    softmax_cross_entropy,
     standardize,
     train_mlp,
     train_stack,
@@ -24,5 +23,5 @@ from dlcourse.widgets.initialization.views import ActivationStatsView, InitialLo
 __all__ = [
     "ACTIVATIONS", "SATURATED", "ActivationStatsView", "CheckedFunction", "InitialLossView", "StackTraining",
     "TrainingRun", "activation_rows", "deep_stack", "histogram_rows", "initial_loss", "layer_stds", "mlp_weights",
-    "off_fraction", "softmax_cross_entropy", "standardize", "student_problems", "train_mlp", "train_stack",
+    "off_fraction", "standardize", "student_problems", "train_mlp", "train_stack",
 ]

@@ -26,7 +26,7 @@ import numpy as np
 
 __all__ = [
     "ACTIVATIONS", "SATURATED", "StackTraining", "TrainingRun", "activation_rows", "deep_stack", "histogram_rows",
-    "initial_loss", "layer_stds", "mlp_weights", "off_fraction", "softmax_cross_entropy", "standardize",
+    "initial_loss", "layer_stds", "mlp_weights", "off_fraction", "standardize",
     "train_mlp", "train_stack",
 ]
 
@@ -159,7 +159,7 @@ def train_stack(forward: Callable[..., object], backward: Callable[..., object],
             idx, queue = queue[:batch_size], queue[batch_size:]
             xb = X[idx]
             hs = list(forward(xb, ws, activation))
-            loss, dscores = softmax_cross_entropy(hs[-1] @ v, y[idx])
+            loss, dscores = _softmax_cross_entropy(hs[-1] @ v, y[idx])
             losses[step] = loss
             if not np.isfinite(loss):
                 diverged = step
@@ -197,7 +197,8 @@ def _forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], X: np.
     return hs
 
 
-def softmax_cross_entropy(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+# Private, and not exported: the hand-out must not hand out an answer to notebook 02's softmax_cross_entropy.
+def _softmax_cross_entropy(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean cross entropy of softmax(scores) (N, K) for labels y (N,), and dL/dscores."""
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -211,7 +212,7 @@ def initial_loss(weights: Sequence[np.ndarray], X: np.ndarray, y: np.ndarray) ->
     """Cross entropy of the MLP with these weights (zero biases) on (X, y): the loss before training."""
     with np.errstate(over="ignore", invalid="ignore"):
         scores = _forward(weights, [np.zeros(w.shape[1]) for w in weights], X)[-1]
-        return softmax_cross_entropy(scores, y)[0]
+        return _softmax_cross_entropy(scores, y)[0]
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ def train_mlp(weights: Sequence[np.ndarray], X: np.ndarray, y: np.ndarray, X_val
             for k in range(steps):
                 idx = perm[k * batch_size:(k + 1) * batch_size]
                 hs = _forward(ws, bs, X[idx])
-                loss, ds = softmax_cross_entropy(hs[-1], y[idx])
+                loss, ds = _softmax_cross_entropy(hs[-1], y[idx])
                 losses[epoch * steps + k] = loss
                 if not np.isfinite(loss):
                     return TrainingRun(losses, acc, steps)

@@ -18,6 +18,7 @@ from dlcourse.data import load_digits
 from dlcourse.reference import init as ref
 from dlcourse.widgets.initialization.compute import (
     SATURATED,
+    _softmax_cross_entropy,
     activation_rows,
     deep_stack,
     histogram_rows,
@@ -25,7 +26,6 @@ from dlcourse.widgets.initialization.compute import (
     layer_stds,
     mlp_weights,
     off_fraction,
-    softmax_cross_entropy,
     standardize,
     train_mlp,
     train_stack,
@@ -89,7 +89,7 @@ def test_kaiming_keeps_relu_activations_while_small_weights_collapse() -> None:
 def test_softmax_cross_entropy_matches_torch() -> None:
     rng = np.random.default_rng(1)
     scores, y = 5 * rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
-    loss, dscores = softmax_cross_entropy(scores, y)
+    loss, dscores = _softmax_cross_entropy(scores, y)
     t = torch.tensor(scores, requires_grad=True)
     torch_loss = torch.nn.functional.cross_entropy(t, torch.tensor(y))
     torch_loss.backward()
