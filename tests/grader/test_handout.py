@@ -109,7 +109,7 @@ def test_every_notebook_runs_from_the_handout_with_the_solutions_pasted_in(insta
 
 
 LEAK_PROBE = r'''
-import contextlib, inspect, io, json, pkgutil, importlib, signal, sys, warnings
+import contextlib, inspect, io, json, pkgutil, importlib, signal, sys, time, warnings
 import dlcourse
 from dlcourse.checks import protocol
 from dlcourse.checks.compare import compare_outputs
@@ -134,13 +134,17 @@ survivors = {}
 for exercise, entry in spec.items():
     cases = [protocol.decode(c) for c in entry["cases"]]
     expected = [None if e is None else protocol.decode(e) for e in entry["expected"]]
+    shapes = entry["shapes"]
     for fname, fn in functions:
         try:
             inspect.signature(fn).bind(*cases[0]["args"], **cases[0].get("kwargs", {}))
         except TypeError:
             continue
-        outcome = []
-        for case, want in zip(cases, expected):
+        outcome, started = [], time.monotonic()
+        for case, want, shape in zip(cases, expected, shapes):
+            if time.monotonic() - started > 4:  # far slower than any exercise: not an answer
+                outcome = None
+                break
             signal.alarm(2)
             try:
                 with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
@@ -151,7 +155,8 @@ for exercise, entry in spec.items():
             finally:
                 signal.alarm(0)
             # A quick filter (the verdict is the parent's): stop at the first case that cannot pass.
-            if "outputs" not in result or (want is not None and not compare_outputs(result["outputs"], want).ok):
+            if ("outputs" not in result or [list(o.shape) for o in result["outputs"]] != shape
+                    or (want is not None and not compare_outputs(result["outputs"], want).ok)):
                 outcome = None
                 break
             outcome.append(protocol.encode(result))
@@ -168,8 +173,10 @@ def test_no_function_of_the_handout_earns_an_exercises_points(installed, tmp_pat
     for name, ex in exercises.all_exercises().items():
         data = [{**c, "repeat": False} for c in ex.case_data(4321)]  # one call each: a leak is a right answer
         cases[name] = [protocol.decode(protocol.encode(c)) for c in data]
-        expected = [protocol.encode(ex.expected(c)) if ex.check is None else None for c in cases[name]]
-        spec[name] = {"cases": [protocol.encode(c) for c in data], "expected": expected}
+        outputs = [ex.expected(c) for c in cases[name]]
+        expected = [protocol.encode(o) if ex.check is None else None for o in outputs]
+        shapes = [[list(a.shape) for a in o] for o in outputs]
+        spec[name] = {"cases": [protocol.encode(c) for c in data], "expected": expected, "shapes": shapes}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     (tmp_path / "probe.py").write_text(LEAK_PROBE)
     run = subprocess.run([str(python), str(tmp_path / "probe.py"), str(tmp_path / "spec.json")],
