@@ -1,6 +1,6 @@
 """Execute every solution notebook headless and print seconds per notebook.
 
-Budget (DESIGN.md): each under 60 s on a 2-core CPU with no GPU; the whole
+Budget (docs/architecture.md, "Budgets"): each under 60 s on a 2-core CPU with no GPU; the whole
 course under 5 minutes. The notebooks run as an instructor runs them: hidden
 tests included, compared with the reference in the kernel.
 
