@@ -37,6 +37,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import stat
 import threading
 import warnings
@@ -109,8 +110,8 @@ def run_task(task: dict) -> dict:
         with os.fdopen(fd, "wb") as f:
             f.write((main / SECRET_FILE).read_bytes())
         ws = Workspace(work, Limits(**task["limits"]), task["sandbox"], fast=task["fast"])
-        sub = grade_one(ws, Submission(task["student"], aid, Path(task["path"])))
-        return {"work": str(work), "result": sub.summary()}
+        sub = Submission(task["student"], aid, Path(task["path"]), worker=f"{socket.gethostname()} pid {os.getpid()}")
+        return {"work": str(work), "result": grade_one(ws, sub).summary()}
 
 
 # -- bringing a result home (the grader process only) -----------------------------------------------
@@ -121,7 +122,7 @@ def merge(ws, sub, done: dict) -> None:
 
     work = Path(done["work"])
     got = Submission.from_saved(done["result"])
-    for name in ("status", "reason", "cells", "runs", "missing", "seconds"):
+    for name in ("status", "reason", "cells", "runs", "missing", "seconds", "worker"):
         setattr(sub, name, getattr(got, name))
     if not (_ID.match(sub.student) and _ID.match(sub.assignment)):
         shutil.rmtree(work, ignore_errors=True)
@@ -250,3 +251,52 @@ def completed(pool: cf.Executor | None, tasks: list[tuple[object, dict]]) -> Ite
             yield futures[future], future.result(), None
         except Exception as exc:   # the worker died (memory, a kill): that one submission says so
             yield futures[future], None, exc
+
+
+@contextmanager
+def loopback_cluster(workers: int, folder: Path, *, env: dict[str, str] | None = None,
+                     start_timeout: float = 120) -> Iterator[str]:
+    """A real Dask cluster on 127.0.0.1: a ``dask scheduler`` process and ``workers`` ``dask worker`` processes of
+    one thread each, all stopped on exit; yields the scheduler's address. For tests and benchmarks."""
+    import subprocess
+    import sys
+    import time
+
+    folder.mkdir(parents=True, exist_ok=True)
+    info = folder / "scheduler.json"
+    info.unlink(missing_ok=True)
+    env = {**os.environ, **(env or {})}
+    logs = [open(folder / f"{name}.log", "wb") for name in ["scheduler", *(f"worker{i}" for i in range(workers))]]
+    procs: list[subprocess.Popen] = []
+    try:
+        procs.append(subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port",
+                                       "0", "--no-dashboard", "--scheduler-file", str(info)],
+                                      env=env, stdout=logs[0], stderr=subprocess.STDOUT, start_new_session=True))
+        deadline = time.monotonic() + start_timeout
+        while not info.exists():
+            if procs[0].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the dask scheduler did not start: {(folder / 'scheduler.log').read_text()}")
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        for i in range(workers):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "dask", "worker", address, "--nthreads", "1", "--nworkers", "1",
+                 "--host", "127.0.0.1", "--no-dashboard", "--death-timeout", "60", "--name", f"grader-{i}"],
+                env=env, stdout=logs[i + 1], stderr=subprocess.STDOUT, start_new_session=True))
+        from distributed import Client
+
+        with Client(address, timeout=start_timeout) as client:
+            client.wait_for_workers(workers, timeout=start_timeout)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=20)
+        for log in logs:
+            log.close()

@@ -65,6 +65,7 @@ from grader.settings import GRADED, MB, Limits
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 LOCK_FILE = ".grader.lock"
 RESULT_FILE = "result.json"
+RECORDED_FILE = ".recorded.json"   # which source of each assignment is recorded in which gradebook
 
 
 class StepError(Exception):
@@ -142,6 +143,7 @@ class Submission:
     missing: list[str] = field(default_factory=list)   # notebooks of the assignment not in the submission
     fingerprint: str = ""                               # what was graded (grader/parallel.py): same -> not again
     seconds: float = 0.0
+    worker: str = ""                                    # where it was graded: host and process
 
     @classmethod
     def from_saved(cls, saved: dict) -> Submission:
@@ -186,25 +188,38 @@ def folder_lock(out: Path, *, wait: bool = False) -> Iterator[None]:
 
 # -- once per batch ------------------------------------------------------------
 
-def prepare(ws: Workspace, assignment_ids: list[str], source: Path = SOLUTIONS) -> None:
-    """Copy the trusted notebooks in and record their cells in the gradebook."""
-    ws.root.mkdir(parents=True, exist_ok=True)
+def prepare(ws: Workspace, assignment_ids: list[str], source: Path = SOLUTIONS, force: bool = False) -> None:
+    """Copy the trusted notebooks in and record their cells in the gradebook, and in the template gradebook
+    that every task's private one is copied from (grader/parallel.py). An assignment whose source has not
+    changed since it was recorded in a gradebook is not recorded there again (unless ``force``)."""
     from grader.parallel import TEMPLATE_DB
 
     ws.secret  # noqa: B018 (created once, before any run needs it)
-    template = ws.root / TEMPLATE_DB   # the assignments alone, for the tasks' private gradebooks (grader/parallel.py)
-    template.unlink(missing_ok=True)
-    apis = [ws.api(), replace(ws, db=f"sqlite:///{template}").api()]
+    template = ws.root / TEMPLATE_DB
+    stamps_file = ws.root / RECORDED_FILE
+    try:
+        stamps = json.loads(stamps_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stamps = {}
+    books = {"main": (hashlib.sha256(ws.db_url.encode()).hexdigest()[:16], ws, ws.has_gradebook()),
+             "template": ("template", replace(ws, db=f"sqlite:///{template}"), template.exists())}
+    apis: dict = {}
     for aid in assignment_ids:
         src, dst = source / aid, ws.root / "source" / aid
         if dst.exists():
             shutil.rmtree(dst)
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        for api in apis:
+        stamp = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in sorted(dst.glob("*.ipynb"))))
+        for which, (key, book, exists) in books.items():
+            if not force and exists and stamps.get(f"{key}/{aid}") == stamp.hexdigest():
+                continue
+            api = apis.setdefault(which, book.api())
             result = api.generate_assignment(aid, force=True, create=True)
             if not result["success"]:
                 details = result.get("log", "") + result.get("error", "")
                 raise RuntimeError(f"could not record {aid} in the gradebook:\n{details}")
+            stamps[f"{key}/{aid}"] = stamp.hexdigest()
+            text.write_text(stamps_file, json.dumps(stamps, indent=1))
 
 
 def discover(submissions: Path, known: list[str], only: list[str] | None = None) -> list[Submission]:
@@ -551,7 +566,7 @@ def grade_batch(submissions: Path, out: Path, *, only: list[str] | None = None, 
                   "what it can read. See README.", file=sys.stderr, flush=True)
         shutil.rmtree(ws.root / parallel.WORK, ignore_errors=True)   # what a killed grader's tasks left
         subs = discover(submissions, assignments(source), only)
-        prepare(ws, sorted({s.assignment for s in subs if s.status == "pending"}), source)
+        prepare(ws, sorted({s.assignment for s in subs if s.status == "pending"}), source, force=force)
         tasks = []
         for sub in subs:
             if sub.status != "pending":
@@ -564,6 +579,7 @@ def grade_batch(submissions: Path, out: Path, *, only: list[str] | None = None, 
                 continue
             tasks.append((sub, parallel.make_task(ws, sub)))
         _run(ws, tasks, jobs, scheduler, progress)
+        shutil.rmtree(ws.root / parallel.WORK, ignore_errors=True)
         report.export(ws)
         classreport.write(ws)
     return subs
