@@ -104,11 +104,12 @@ def main(argv: list[str] | None = None) -> int:
 def _grade(args: argparse.Namespace) -> int:
     import tempfile
 
-    from grader import intake
+    from grader import intake, parallel
     from grader.course import SOLUTIONS
     from grader.pipeline import GradingRefusedError, grade_batch
     from grader.settings import GRADED
 
+    parallel.quiet()
     problems: list = []
     with tempfile.TemporaryDirectory(prefix="dlcourse-intake-") as scratch:
         try:

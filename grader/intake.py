@@ -57,9 +57,11 @@ def notebook_assignments(source: Path) -> dict[str, str]:
     return found
 
 
-def default_pattern(notebooks: list[str]) -> str:
-    names = "|".join(re.escape(n) for n in sorted(notebooks, key=len, reverse=True)) or r"[^/]+"
-    return (rf"^(?:.*/)?(?P<student_id>[^/]+?)[_/](?P<file_id>{names})(?: ?\((?P<copy>\d+)\))?\.ipynb$")
+def default_pattern(notebooks: list[str] | None = None) -> str:
+    """``<student>_<notebook>.ipynb`` or ``<student>/<notebook>.ipynb`` (in any folder), with an optional duplicate
+    suffix `` (1)``. With ``notebooks``, the notebook part is one of them (so a student id may hold '_')."""
+    names = "|".join(re.escape(n) for n in sorted(notebooks or [], key=len, reverse=True)) or r"[^/]+?"
+    return rf"^(?:.*/)?(?P<student_id>[^/]+?)[_/](?P<file_id>{names})(?: ?\((?P<copy>\d+)\))?\.ipynb$"
 
 
 def read_roster(path: Path) -> dict[str, str]:
@@ -89,9 +91,10 @@ def from_archive(archive: Path, dest: Path, source: Path, *, roster: Path | None
 
     limits = limits or Limits()
     books = notebook_assignments(source)
-    collector = FileNameCollectorPlugin(named_regexp=pattern or default_pattern(list(books)),
-                                        valid_ext=[".ipynb"])
-    collector.log.disabled = True
+    collectors = [FileNameCollectorPlugin(named_regexp=pattern or default_pattern(list(books)),
+                                          valid_ext=[".ipynb"])]
+    if pattern is None:   # a name that is no known notebook: read it anyway, to say which notebook is unknown
+        collectors.append(FileNameCollectorPlugin(named_regexp=default_pattern(), valid_ext=[".ipynb"]))
     names = read_roster(roster) if roster else {}
     problems: list[IntakeProblem] = []
     chosen: dict[tuple[str, str], tuple[tuple, zipfile.ZipInfo, str]] = {}
@@ -110,20 +113,21 @@ def from_archive(archive: Path, dest: Path, source: Path, *, roster: Path | None
                 continue
             if not name.endswith(".ipynb"):
                 continue
-            found = collector.collect(info.filename)
+            found = next((f for f in (c.collect(info.filename) for c in collectors) if f), None)
             if not found or not found.get("student_id") or not found.get("file_id"):
                 problems.append(IntakeProblem(name, "cannot be mapped to a student and a notebook: its name does "
                                                     "not match the pattern (see --name-pattern)"))
                 continue
             raw, file_id = found["student_id"], PurePosixPath(found["file_id"]).stem
             student = names.get(raw.strip().lower()) or (raw if not roster and _PLAIN_ID.match(raw) else None)
+            why = []
             if student is None:
-                why = "is not in the roster" if roster else "is no plain id: pass a roster (--roster) to map it"
-                problems.append(IntakeProblem(name, f"cannot be mapped to a student: {text.name(raw)!r} {why}"))
-                continue
+                who = "is not in the roster" if roster else "is no plain id: pass a roster (--roster) to map it"
+                why.append(f"cannot be mapped to a student: {text.name(raw)!r} {who}")
             if file_id not in books:
-                problems.append(IntakeProblem(name, f"cannot be mapped to an assignment: no assignment has a "
-                                                    f"notebook {text.name(file_id)!r}"))
+                why.append(f"cannot be mapped to an assignment: no assignment has a notebook {text.name(file_id)!r}")
+            if why:
+                problems.append(IntakeProblem(name, "; ".join(why)))
                 continue
             if info.file_size > limits.max_staged_notebook_mb * MB:
                 problems.append(IntakeProblem(name, f"larger than {limits.max_staged_notebook_mb} MB"))
