@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -232,3 +233,21 @@ def test_stage_escapes_lone_surrogates_inside_a_notebook(ws, tmp_path):
     assert "text that cannot be encoded was escaped" in sub.reason
     sub.cells = [{"reasons": ["\udcff"]}]
     json.dumps(sub.summary(), ensure_ascii=False).encode("utf-8")
+
+
+# -- the end of a batch: the summary table and the exit status --------------------------------------
+
+def test_the_summary_table_and_the_exit_status(tmp_path, monkeypatch, capsys):
+    from grader import cli
+
+    done = [Submission("alice", AID, tmp_path, status="graded", score=19, max_score=19),
+            Submission("bob", AID, tmp_path, status="timed out", reason="autograde: the notebook ran out of time"),
+            Submission("e\udcff", AID, tmp_path, status="refused", reason="check_ids: invalid student id")]
+    monkeypatch.setattr(pipeline, "grade_batch", lambda *a, **kw: done)
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"graded\s+1\ntimed out\s+1\nrefused\s+1\n", out), out
+    assert re.search(r"bob\s+01_regression\s+timed out\s+autograde: the notebook ran out of time", out), out
+    assert "e\\udcff" in out and "alice  " not in out.split("reason")[-1]
+    monkeypatch.setattr(pipeline, "grade_batch", lambda *a, **kw: done[:1])
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
