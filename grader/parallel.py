@@ -226,8 +226,10 @@ def executor(jobs: int, scheduler: str | None) -> Iterator[cf.Executor | None]:
         return
     import multiprocessing
 
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["grader.pipeline", "grader.parallel"])
+    # fork: the pool's processes are the grader's own children, so PR_SET_PDEATHSIG ties them to it (a forkserver
+    # or spawn helper would outlive a grader killed with SIGKILL); the grader holds no database connection or
+    # thread of its own that a child could inherit (nbgrader's Gradebook disposes of its engine when closed).
+    context = multiprocessing.get_context("fork")
     pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_die_with_the_grader)
     try:
         yield pool
