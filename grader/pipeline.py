@@ -4,8 +4,12 @@ This module owns the order of things. ``grade_batch`` takes the lock on the
 grading folder (``--out``; a second grader waits or is refused), refuses to
 start without a working sandbox unless ``--sandbox none`` was asked for,
 finds the submissions (refusing symbolic links), records the trusted source
-notebooks in the gradebook once (``prepare``), runs the steps of ``STEPS``
-for every submission and last writes the tables (grader/report.py).
+notebooks in the gradebook once (``prepare``), leaves out the submissions
+graded before and unchanged since (grader/parallel.py's ``fingerprint``), runs
+the steps of ``STEPS`` for every other submission, ``jobs`` at a time or on a
+Dask cluster, each in a private folder whose result the grader process alone
+brings in (grader/parallel.py), and last writes the tables (grader/report.py)
+and the class report (grader/classreport.py).
 
 The steps of one submission:
 
@@ -22,8 +26,11 @@ The steps of one submission:
    (grader/feedback.py).
 
 A step that fails (a ``StepError``, an ``OSError`` such as a full disk, or a
-bug) ends that submission with status ``error`` and a reason; its auto-graded
-cells score 0, and the batch goes on. Each submission's result is saved in
+bug) ends that submission with one of grader.settings.STATUSES (the
+``StepError`` says which; anything else is ``crashed``) and a reason; its
+auto-graded cells score 0, and the batch goes on. A submission whose steps all
+ran can still be ``timed out``, ``crashed`` or ``missing notebook``
+(``outcome``). Each submission's result is saved in
 ``runs/`` as soon as it is known, so the tables always cover every submission
 ever graded into the folder, each exactly once.
 
@@ -34,7 +41,9 @@ The grading folder (``--out``) is an nbgrader course directory:
     autograded/, feedback/              written by nbgrader
     runs/<student>/<assignment>/        run reports and the submission's result (never in a sandbox)
     sandbox/                            working copies, removed after each run
-    gradebook.db, grades.csv, results.csv, results.json, logs/, .grader_secret, .grader.lock
+    work/                               the tasks' private course folders (grader/parallel.py), removed
+    gradebook.db, grades.csv, results.csv, results.json, class_report.html, class_report.csv, logs/,
+    .grader_secret, .grader.lock, .template.db, .recorded.json
 """
 
 from __future__ import annotations
