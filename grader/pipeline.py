@@ -210,8 +210,11 @@ def prepare(ws: Workspace, assignment_ids: list[str], source: Path = SOLUTIONS, 
         stamps = json.loads(stamps_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         stamps = {}
-    books = {"main": (hashlib.sha256(ws.db_url.encode()).hexdigest()[:16], ws, ws.has_gradebook()),
-             "template": ("template", replace(ws, db=f"sqlite:///{template}"), template.exists())}
+    main_key = hashlib.sha256(ws.db_url.encode()).hexdigest()[:16]
+    books = {"template": ("template", replace(ws, db=f"sqlite:///{template}"), template.exists())}
+    seed_main = ws.db is None and not ws.has_gradebook()   # a new SQLite gradebook starts as a copy of the template
+    if not seed_main:
+        books["main"] = (main_key, ws, True)
     apis: dict = {}
     for aid in assignment_ids:
         src, dst = source / aid, ws.root / "source" / aid
@@ -229,6 +232,10 @@ def prepare(ws: Workspace, assignment_ids: list[str], source: Path = SOLUTIONS, 
                 raise RuntimeError(f"could not record {aid} in the gradebook:\n{details}")
             stamps[f"{key}/{aid}"] = stamp.hexdigest()
             text.write_text(stamps_file, json.dumps(stamps, indent=1))
+    if seed_main and template.exists():
+        shutil.copyfile(template, ws.root / "gradebook.db")
+        stamps.update({f"{main_key}/{k.split('/', 1)[1]}": v for k, v in stamps.items() if k.startswith("template/")})
+        text.write_text(stamps_file, json.dumps(stamps, indent=1))
 
 
 def discover(submissions: Path, known: list[str], only: list[str] | None = None) -> list[Submission]:
@@ -541,13 +548,14 @@ def save_result(ws: Workspace, sub: Submission) -> None:
 def grade_batch(submissions: Path, out: Path, *, only: list[str] | None = None, limits: Limits | None = None,
                 sandbox: str = "bwrap", source: Path = SOLUTIONS, wait: bool = False, jobs: int = 1,
                 scheduler: str | None = None, db: str | None = None, force: bool = False, fast: bool = False,
-                progress: bool = False) -> list[Submission]:
+                progress: bool = False, timings: dict[str, float] | None = None) -> list[Submission]:
     """Grade every submission under ``submissions`` into the grading folder ``out``.
 
     ``jobs`` submissions at a time in local processes, or on the Dask cluster at ``scheduler`` ("local": a
     local one); the gradebook at ``db`` (a SQLAlchemy URL; default: SQLite in ``out``). A submission graded
     before and unchanged since keeps its result unless ``force``. ``fast`` skips the cells tagged as
-    illustration (grader/illustration.py).
+    illustration (grader/illustration.py). ``timings``, when given, receives the seconds spent recording the
+    assignments, grading and writing the tables.
 
     Raises GradingRefusedError (nothing graded, nothing written) when the sandbox is missing and ``sandbox`` is not
     "none", when a folder given is a symbolic link, or when another grader holds ``out``."""
@@ -574,8 +582,10 @@ def grade_batch(submissions: Path, out: Path, *, only: list[str] | None = None, 
             print("WARNING: grading WITHOUT a sandbox (--sandbox none): submissions run as this user and can read "
                   "what it can read. See README.", file=sys.stderr, flush=True)
         shutil.rmtree(ws.root / parallel.WORK, ignore_errors=True)   # what a killed grader's tasks left
+        clock = time.monotonic()
         subs = discover(submissions, assignments(source), only)
         prepare(ws, sorted({s.assignment for s in subs if s.status == "pending"}), source, force=force)
+        spent = {"prepare": time.monotonic() - clock}
         tasks = []
         for sub in subs:
             if sub.status != "pending":
@@ -587,10 +597,15 @@ def grade_batch(submissions: Path, out: Path, *, only: list[str] | None = None, 
                 subs[subs.index(sub)] = Submission.from_saved(saved)
                 continue
             tasks.append((sub, parallel.make_task(ws, sub)))
+        clock = time.monotonic()
         _run(ws, tasks, jobs, scheduler, progress)
+        spent["grading"] = time.monotonic() - clock
         shutil.rmtree(ws.root / parallel.WORK, ignore_errors=True)
         report.export(ws)
         classreport.write(ws)
+        spent["tables"] = time.monotonic() - clock - spent["grading"]
+        if timings is not None:
+            timings.update({k: round(v, 2) for k, v in spent.items()})
     return subs
 
 
