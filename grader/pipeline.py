@@ -587,14 +587,14 @@ def grade_batch(submissions: Path, out: Path, *, only: list[str] | None = None, 
         prepare(ws, sorted({s.assignment for s in subs if s.status == "pending"}), source, force=force)
         spent = {"prepare": time.monotonic() - clock}
         tasks = []
-        for sub in subs:
+        for i, sub in enumerate(subs):
             if sub.status != "pending":
                 grade_one(ws, sub)
                 continue
             sub.fingerprint = parallel.fingerprint(ws, sub)
             saved = _saved(ws, sub)
             if not force and saved and saved.get("fingerprint") == sub.fingerprint and saved["status"] != "crashed":
-                subs[subs.index(sub)] = Submission.from_saved(saved)
+                subs[i] = Submission.from_saved(saved)   # graded before and unchanged since: its result stands
                 continue
             tasks.append((sub, parallel.make_task(ws, sub)))
         clock = time.monotonic()
