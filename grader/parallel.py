@@ -257,7 +257,7 @@ def completed(pool: cf.Executor | None, tasks: list[tuple[object, dict]]) -> Ite
 
 @contextmanager
 def loopback_cluster(workers: int, folder: Path, *, env: dict[str, str] | None = None,
-                     start_timeout: float = 120) -> Iterator[str]:
+                     start_timeout: float = 90) -> Iterator[str]:
     """A real Dask cluster on 127.0.0.1: a ``dask scheduler`` process and ``workers`` ``dask worker`` processes of
     one thread each, all stopped on exit; yields the scheduler's address. For tests and benchmarks."""
     import subprocess

@@ -8,6 +8,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -145,6 +146,7 @@ def test_sigkill_mid_batch_then_regrade(tmp_path):
     again = _grade(subs, out)
     log, _ = again.communicate(timeout=900)
     assert again.returncode == 0, log
+    assert not re.search(r"Warning\b|WARNING", log), f"library warnings in the grader's log:\n{log}"
 
     points = sum(c["points"] for c in graded_test_cells(SOLUTION).values())
     final = _test_cell_scores(out)
