@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup lab release handout test lint grade bench lock clean
+.PHONY: setup lab release handout test lint grade bench bench-grading lock clean
 
 setup: $(STAMP)
 
@@ -50,11 +50,17 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 
-## Grade a folder of submissions: make grade SUBMISSIONS=path/to/submitted OUT=grading
+## Grade a folder of submissions (or an LMS zip): make grade SUBMISSIONS=path/to/submitted OUT=grading
+## GRADE_ARGS="--jobs 4 --fast" (see python -m grader grade --help)
 SUBMISSIONS ?= submitted
 OUT ?= grading
+GRADE_ARGS ?=
 grade: setup
-	$(BIN)/python -m grader grade $(SUBMISSIONS) --out $(OUT)
+	$(BIN)/python -m grader grade $(SUBMISSIONS) --out $(OUT) $(GRADE_ARGS)
+
+## Grading throughput: plain nbgrader, this grader with 1 and 2 jobs, a 2-worker Dask cluster, the fast mode.
+bench-grading: setup
+	$(BIN)/python benchmarks/bench_grading.py
 
 bench: setup
 	$(BIN)/python benchmarks/bench_notebooks.py

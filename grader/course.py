@@ -45,12 +45,13 @@ def nbgrader_config(
     release: str = "release",
     limits: Limits | None = None,
     sandbox: str = "bwrap",
+    fast: bool = False,
 ) -> Config:
     """The configuration every nbgrader step here runs with.
 
     ``root`` is the nbgrader course directory; ``source`` and ``release`` are
     folders below it (or absolute paths). ``limits`` and ``sandbox`` reach the
-    autograde steps (grader/execute.py) unchanged.
+    autograde steps (grader/execute.py) unchanged; ``fast`` skips the cells tagged as illustration there.
     """
     from grader.stubs import NamedStubs
 
@@ -84,6 +85,7 @@ def nbgrader_config(
         getattr(c, step.__name__).grading_root = str(root)
         getattr(c, step.__name__).limits = limits
     c.SandboxedExecute.sandbox = sandbox
+    c.SandboxedExecute.skip_illustration = fast
     c.Autograde.create_student = True
     c.Exchange.root = str(root / "exchange")
     return c

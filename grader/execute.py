@@ -35,9 +35,9 @@ import nbformat
 from nbgrader import utils as nbutils
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Enum, Instance, Unicode
+from traitlets import Bool, Enum, Instance, Unicode
 
-from grader import hidden, sandbox, static, text, verdict
+from grader import hidden, illustration, sandbox, static, text, verdict
 from grader.settings import MB, SANDBOX_MODES, Limits
 
 SAFE_MIME = ("text/plain", "image/png", "image/jpeg", "text/latex")
@@ -55,12 +55,15 @@ class SandboxedExecute(NbGraderPreprocessor):
     limits = Instance(Limits, args=(), help="grader.settings.Limits, from the command line").tag(config=True)
     sandbox = Enum(list(SANDBOX_MODES), "bwrap", help="bwrap: run in bubblewrap; none: limits and timeouts only"
                    ).tag(config=True)
+    skip_illustration = Bool(False, help="skip the cells the source tags as illustration, where nothing graded "
+                             "depends on them (grader/illustration.py)").tag(config=True)
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         student, assignment, nb_id = info["student"], info["assignment"], info["notebook"]
         root = Path(self.grading_root)
-        graded = hidden.graded_test_cells(root / "source" / assignment / f"{nb_id}.ipynb")
+        source = root / "source" / assignment / f"{nb_id}.ipynb"
+        graded = hidden.graded_test_cells(source)
         secret = (root / SECRET_FILE).read_bytes()
         cases = {name: verdict.hidden_cases(name, verdict.seed_for(secret, assignment, student, name))
                  for cell in graded.values() for name in cell["exercises"]}
@@ -68,7 +71,10 @@ class SandboxedExecute(NbGraderPreprocessor):
         work = root / "sandbox" / student / assignment
         try:
             _rebuild(work, Path(resources["metadata"]["path"]))
-            nbformat.write(nb, str(work / f"{nb_id}.ipynb"))
+            to_run = nb
+            if self.skip_illustration:
+                to_run = illustration.without_illustration(nb, nbformat.read(str(source), as_version=4))
+            nbformat.write(to_run, str(work / f"{nb_id}.ipynb"))
             (work / sandbox.GRADING).mkdir()
             (work / sandbox.GRADING / verdict.INPUTS).write_text(verdict.inputs_json(cases), encoding="utf-8")
             result = sandbox.run_notebook(work, f"{nb_id}.ipynb", self.limits, use_bwrap=use_bwrap,
@@ -117,6 +123,7 @@ class SaveVerdicts(NbGraderPreprocessor):
             for name in cell["exercises"]:
                 if name.split(".", 1)[1] in cheats:
                     v.score = 0.0
+                    v.passed[name] = False
                     v.reasons.append(f"{name}: your function uses dlcourse.reference; it must compute "
                                      "its result itself, so it earns nothing")
             v.reasons = [text.clean(r) for r in v.reasons]
@@ -125,7 +132,9 @@ class SaveVerdicts(NbGraderPreprocessor):
         self._save(nb, info, verdicts)
         report = {"notebook": nb_id, **run["run"],
                   "cells": [{"notebook": nb_id, "grade_id": g, "score": v.score, "points": v.points,
-                             "reasons": v.reasons} for g, v in verdicts.items()]}
+                             "reasons": v.reasons, "passed": v.passed,
+                             "mistakes": {k: text.clean(m) for k, m in v.mistakes.items()}}
+                            for g, v in verdicts.items()]}
         path = run_report_path(Path(self.grading_root), student, assignment, nb_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         text.write_text(path, json.dumps(report, indent=1))

@@ -4,8 +4,12 @@ This module owns the order of things. ``grade_batch`` takes the lock on the
 grading folder (``--out``; a second grader waits or is refused), refuses to
 start without a working sandbox unless ``--sandbox none`` was asked for,
 finds the submissions (refusing symbolic links), records the trusted source
-notebooks in the gradebook once (``prepare``), runs the steps of ``STEPS``
-for every submission and last writes the tables (grader/report.py).
+notebooks in the gradebook once (``prepare``), leaves out the submissions
+graded before and unchanged since (grader/parallel.py's ``fingerprint``), runs
+the steps of ``STEPS`` for every other submission, ``jobs`` at a time or on a
+Dask cluster, each in a private folder whose result the grader process alone
+brings in (grader/parallel.py), and last writes the tables (grader/report.py)
+and the class report (grader/classreport.py).
 
 The steps of one submission:
 
@@ -22,8 +26,11 @@ The steps of one submission:
    (grader/feedback.py).
 
 A step that fails (a ``StepError``, an ``OSError`` such as a full disk, or a
-bug) ends that submission with status ``error`` and a reason; its auto-graded
-cells score 0, and the batch goes on. Each submission's result is saved in
+bug) ends that submission with one of grader.settings.STATUSES (the
+``StepError`` says which; anything else is ``crashed``) and a reason; its
+auto-graded cells score 0, and the batch goes on. A submission whose steps all
+ran can still be ``timed out``, ``crashed`` or ``missing notebook``
+(``outcome``). Each submission's result is saved in
 ``runs/`` as soon as it is known, so the tables always cover every submission
 ever graded into the folder, each exactly once.
 
@@ -34,7 +41,9 @@ The grading folder (``--out``) is an nbgrader course directory:
     autograded/, feedback/              written by nbgrader
     runs/<student>/<assignment>/        run reports and the submission's result (never in a sandbox)
     sandbox/                            working copies, removed after each run
-    gradebook.db, grades.csv, results.csv, results.json, logs/, .grader_secret, .grader.lock
+    work/                               the tasks' private course folders (grader/parallel.py), removed
+    gradebook.db, grades.csv, results.csv, results.json, class_report.html, class_report.csv, logs/,
+    .grader_secret, .grader.lock, .template.db, .recorded.json
 """
 
 from __future__ import annotations
@@ -52,7 +61,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import nbformat
@@ -60,15 +69,21 @@ import nbformat
 from grader import hidden, text
 from grader.course import COURSE_ID, SOLUTIONS, assignments, nbgrader_config
 from grader.execute import SECRET_FILE, run_report_path
-from grader.settings import MB, Limits
+from grader.settings import GRADED, MB, Limits
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 LOCK_FILE = ".grader.lock"
 RESULT_FILE = "result.json"
+RECORDED_FILE = ".recorded.json"   # which source of each assignment is recorded in which gradebook
 
 
 class StepError(Exception):
-    """A submission cannot go on; the message is the reason the student and instructor see."""
+    """A submission cannot go on; the message is the reason the student and instructor see, ``status`` one of
+    grader.settings.STATUSES."""
+
+    def __init__(self, message: str, status: str = "crashed"):
+        super().__init__(message)
+        self.status = status
 
 
 class GradingRefusedError(Exception):
@@ -80,10 +95,15 @@ class Workspace:
     root: Path
     limits: Limits = field(default_factory=Limits)
     sandbox: str = "bwrap"
+    db: str | None = None          # any SQLAlchemy URL; None: gradebook.db (SQLite) in the folder
+    fast: bool = False             # skip the cells tagged as illustration (grader/illustration.py)
 
     @property
     def db_url(self) -> str:
-        return f"sqlite:///{self.root / 'gradebook.db'}"
+        return self.db or f"sqlite:///{self.root / 'gradebook.db'}"
+
+    def has_gradebook(self) -> bool:
+        return self.db is not None or (self.root / "gradebook.db").exists()
 
     @property
     def secret(self) -> bytes:
@@ -98,7 +118,7 @@ class Workspace:
         from nbgrader.apps import NbGraderAPI
 
         return NbGraderAPI(config=nbgrader_config(self.root, db_url=self.db_url, limits=self.limits,
-                                                  sandbox=self.sandbox))
+                                                  sandbox=self.sandbox, fast=self.fast))
 
     def source_notebooks(self, assignment: str) -> list[Path]:
         return sorted((self.root / "source" / assignment).glob("*.ipynb"))
@@ -129,6 +149,17 @@ class Submission:
     max_score: float = 0.0
     cells: list[dict] = field(default_factory=list)
     runs: list[dict] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)   # notebooks of the assignment not in the submission
+    fingerprint: str = ""                               # what was graded (grader/parallel.py): same -> not again
+    seconds: float = 0.0
+    worker: str = ""                                    # where it was graded: host and process
+
+    @classmethod
+    def from_saved(cls, saved: dict) -> Submission:
+        known = {f.name for f in fields(cls)}
+        sub = cls(**{k: v for k, v in saved.items() if k in known})
+        sub.path = Path(sub.path)
+        return sub
 
     def summary(self) -> dict:
         d = asdict(self)
@@ -166,33 +197,59 @@ def folder_lock(out: Path, *, wait: bool = False) -> Iterator[None]:
 
 # -- once per batch ------------------------------------------------------------
 
-def prepare(ws: Workspace, assignment_ids: list[str], source: Path = SOLUTIONS) -> None:
-    """Copy the trusted notebooks in and record their cells in the gradebook."""
-    ws.root.mkdir(parents=True, exist_ok=True)
+def prepare(ws: Workspace, assignment_ids: list[str], source: Path = SOLUTIONS, force: bool = False) -> None:
+    """Copy the trusted notebooks in and record their cells in the gradebook, and in the template gradebook
+    that every task's private one is copied from (grader/parallel.py). An assignment whose source has not
+    changed since it was recorded in a gradebook is not recorded there again (unless ``force``)."""
+    from grader.parallel import TEMPLATE_DB
+
     ws.secret  # noqa: B018 (created once, before any run needs it)
-    api = ws.api()
+    template = ws.root / TEMPLATE_DB
+    stamps_file = ws.root / RECORDED_FILE
+    try:
+        stamps = json.loads(stamps_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stamps = {}
+    main_key = hashlib.sha256(ws.db_url.encode()).hexdigest()[:16]
+    books = {"template": ("template", replace(ws, db=f"sqlite:///{template}"), template.exists())}
+    seed_main = ws.db is None and not ws.has_gradebook()   # a new SQLite gradebook starts as a copy of the template
+    if not seed_main:
+        books["main"] = (main_key, ws, True)
+    apis: dict = {}
     for aid in assignment_ids:
         src, dst = source / aid, ws.root / "source" / aid
         if dst.exists():
             shutil.rmtree(dst)
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        result = api.generate_assignment(aid, force=True, create=True)
-        if not result["success"]:
-            details = result.get("log", "") + result.get("error", "")
-            raise RuntimeError(f"could not record {aid} in the gradebook:\n{details}")
+        stamp = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in sorted(dst.glob("*.ipynb"))))
+        for which, (key, book, exists) in books.items():
+            if not force and exists and stamps.get(f"{key}/{aid}") == stamp.hexdigest():
+                continue
+            api = apis.setdefault(which, book.api())
+            result = api.generate_assignment(aid, force=True, create=True)
+            if not result["success"]:
+                details = result.get("log", "") + result.get("error", "")
+                raise RuntimeError(f"could not record {aid} in the gradebook:\n{details}")
+            stamps[f"{key}/{aid}"] = stamp.hexdigest()
+            text.write_text(stamps_file, json.dumps(stamps, indent=1))
+    if seed_main and template.exists():
+        shutil.copyfile(template, ws.root / "gradebook.db")
+        stamps.update({f"{main_key}/{k.split('/', 1)[1]}": v for k, v in stamps.items() if k.startswith("template/")})
+        text.write_text(stamps_file, json.dumps(stamps, indent=1))
 
 
-def discover(submissions: Path, known: list[str]) -> list[Submission]:
-    """Every student_id/assignment folder under ``submissions``, known assignments only.
+def discover(submissions: Path, known: list[str], only: list[str] | None = None) -> list[Submission]:
+    """Every student_id/assignment folder under ``submissions``: those of ``only`` (default: every assignment
+    of ``known``); a folder that is no assignment of the course is ``refused`` with the reason.
 
-    Links are never followed: a student or assignment folder that is a symbolic link ends as an
-    ``error`` with the reason, so nothing outside ``submissions`` is read."""
+    Links are never followed: a student or assignment folder that is a symbolic link is ``refused`` with the
+    reason, so nothing outside ``submissions`` is read."""
     if submissions.is_symlink():
         raise GradingRefusedError(f"{text.name(submissions)} is a symbolic link: give the submissions folder itself")
     found = []
     for student_dir in sorted(os.scandir(submissions), key=lambda e: e.name):
         if student_dir.is_symlink():
-            sub = Submission(student_dir.name, "", Path(student_dir.path), status="error")
+            sub = Submission(student_dir.name, "", Path(student_dir.path), status="refused")
             sub.reason = (f"the student folder {text.name(student_dir.name)} is a symbolic link: refused "
                           "(nothing outside the submissions folder is read)")
             found.append(sub)
@@ -201,14 +258,16 @@ def discover(submissions: Path, known: list[str]) -> list[Submission]:
             continue
         for adir in sorted(os.scandir(student_dir.path), key=lambda e: e.name):
             sub = Submission(student_dir.name, adir.name, Path(adir.path))
+            if only and adir.name in known and adir.name not in only:
+                continue
             if adir.is_symlink():
-                sub.status = "error"
+                sub.status = "refused"
                 sub.reason = (f"the assignment folder {text.name(adir.name)} is a symbolic link: refused "
                               "(nothing outside the submissions folder is read)")
             elif not adir.is_dir(follow_symlinks=False):
                 continue
             elif adir.name not in known:
-                sub.status = "skipped"
+                sub.status = "refused"
                 sub.reason = f"unknown assignment {text.name(adir.name)!r} (known: {', '.join(known)})"
             found.append(sub)
     return found
@@ -220,7 +279,8 @@ def check_ids(ws: Workspace, sub: Submission) -> None:
     """Ids become folder names and database keys: allow only plain ones."""
     for what, value in (("student id", sub.student), ("assignment id", sub.assignment)):
         if not _ID.match(value):
-            raise StepError(f"invalid {what} {text.name(value)!r}: use letters, digits, '_', '-' and '.'")
+            raise StepError(f"invalid {what} {text.name(value)!r}: use letters, digits, '_', '-' and '.'",
+                            "refused")
 
 
 def stage(ws: Workspace, sub: Submission) -> None:
@@ -260,7 +320,7 @@ def stage(ws: Workspace, sub: Submission) -> None:
             size = (dest / rel).stat().st_size
             total += size
             if rel.suffix == ".ipynb" and size > limits.max_staged_notebook_mb * MB:
-                raise StepError(f"{text.name(rel)} is larger than {limits.max_staged_notebook_mb} MB")
+                raise StepError(f"{text.name(rel)} is larger than {limits.max_staged_notebook_mb} MB", "refused")
     notes = [f"refused {kind}: {', '.join(sorted(names)[:5])}" + (" ..." if len(names) > 5 else "")
              for kind, names in refused.items() if names]
     expected = {p.name for p in ws.source_notebooks(sub.assignment)}
@@ -272,15 +332,17 @@ def stage(ws: Workspace, sub: Submission) -> None:
                 raise ValueError("no cells")
         except Exception as exc:
             raise StepError(f"{nb_name} is not a readable notebook ({type(exc).__name__}: "
-                            f"{text.clean(str(exc)[:200])})") from None
+                            f"{text.clean(str(exc)[:200])})", "invalid notebook") from None
         cleaned = text.clean_data(nb)
         if cleaned != nb:   # lone surrogates (JSON escapes) in a cell: escaped, so that every later write works
             nbformat.write(nbformat.from_dict(cleaned), str(dest / nb_name))
             notes.append(f"{nb_name}: text that cannot be encoded was escaped")
     if not expected & present:
+        sub.missing = sorted(expected)
         raise StepError(f"no notebook of {sub.assignment} in the submission (expected {', '.join(sorted(expected))})"
-                        + (f"; {'; '.join(notes)}" if notes else ""))
+                        + (f"; {'; '.join(notes)}" if notes else ""), "missing notebook")
     missing = expected - present
+    sub.missing = sorted(missing)
     if missing:
         notes.append(f"missing notebook(s) scored 0: {', '.join(sorted(missing))}")
     sub.note("; ".join(notes))
@@ -301,7 +363,7 @@ def _copy_plain_file(src: Path, dest: Path, budget: int) -> str | None:
             while chunk := f.read(MB):
                 budget -= len(chunk)
                 if budget < 0:
-                    raise StepError("the submission is larger than the limit for a whole submission")
+                    raise StepError("the submission is larger than the limit for a whole submission", "refused")
                 out.write(chunk)
     return None
 
@@ -315,7 +377,8 @@ def autograde(ws: Workspace, sub: Submission) -> None:
     ws.log(sub.student, sub.assignment, result.get("log", ""))
     if not result["success"]:
         ws.log(sub.student, sub.assignment, result.get("error", ""))
-        raise StepError(_explain(result.get("log", "") + result.get("error", "")))
+        reason = _explain(result.get("log", "") + result.get("error", ""))
+        raise StepError(reason, "invalid notebook" if reason.startswith(_CHANGED) else "crashed")
 
 
 def collect(ws: Workspace, sub: Submission) -> None:
@@ -353,11 +416,14 @@ _METADATA = re.compile(r"metadata may be corrupted|does not have a grade_id|sche
                        r"MissingEntry|checksum|cell_type")
 
 
+_CHANGED = "the notebook's nbgrader cell metadata was changed"
+
+
 def _explain(log: str) -> str:
     """A reason a student can act on, from nbgrader's log of a failed autograde."""
     if _METADATA.search(log):
-        return ("the notebook's nbgrader cell metadata was changed (grade ids, points, cell types or schema version), "
-                "so it cannot be matched with the assignment; redo the exercises in a fresh copy of the notebook")
+        return (f"{_CHANGED} (grade ids, points, cell types or schema version), so it cannot be matched with the "
+                "assignment; redo the exercises in a fresh copy of the notebook")
     errors = [ln.strip() for ln in log.splitlines() if re.search(r"\w(Error|Exception): ", ln)]
     return "nbgrader could not grade the notebook: " + text.clean(errors[-1][:300] if errors else _last_line(log))
 
@@ -378,38 +444,54 @@ STEPS: list[Step] = [check_ids, stage, autograde, collect, feedback]
 
 
 def grade_one(ws: Workspace, sub: Submission, steps: list[Step] = STEPS) -> Submission:
-    """Run the steps; never raises for a bad submission, a full disk or a grader bug."""
-    if sub.status == "skipped":
-        return sub
+    """Run the steps; never raises for a bad submission, a full disk or a grader bug. The submission ends with
+    one of grader.settings.STATUSES and, unless it was graded in full, a reason."""
+    start = time.monotonic()
+    broke = sub.status != "pending"
     if sub.status == "pending":
         for step in steps:
             try:
                 step(ws, sub)
             except StepError as exc:
-                sub.status, sub.reason = "error", f"{step.__name__}: {text.clean(exc)}"
-                break
+                sub.status, sub.reason = exc.status, f"{step.__name__}: {text.clean(exc)}"
             except OSError as exc:
-                sub.status, sub.reason = "error", f"{step.__name__}: {_os_reason(exc)}"
-                break
+                sub.status, sub.reason = "crashed", f"{step.__name__}: {_os_reason(exc)}"
             except Exception as exc:  # a grader bug must not stop the batch either
-                sub.status = "error"
+                sub.status = "crashed"
                 sub.reason = f"{step.__name__}: internal error {type(exc).__name__}: {text.clean(exc)}"
-                break
+            else:
+                continue
+            broke = True
+            break
         else:
-            sub.status = "graded"
-    if sub.status == "error":
+            sub.status = outcome(sub)
+    if broke:
         ws.log(sub.student, sub.assignment, sub.reason)
         _guarded(ws, sub, "recording the score 0", _zero)
     _guarded(ws, sub, "reading the totals", _totals)
+    sub.seconds = round(time.monotonic() - start, 2)
     _guarded(ws, sub, "saving the result", save_result)
     return sub
+
+
+def outcome(sub: Submission) -> str:
+    """The status of a submission whose steps all ran: a notebook that ran out of time or whose kernel died, or
+    one that is missing, says so (the rest of the submission is graded all the same)."""
+    runs = [r.get("status") for r in sub.runs]
+    if any(r in ("timeout", "stalled") for r in runs):
+        return "timed out"
+    if any(r != "ok" for r in runs):
+        return "crashed"
+    if sub.missing:
+        return "missing notebook"
+    return GRADED
 
 
 def _guarded(ws: Workspace, sub: Submission, what: str, action: Callable[[Workspace, Submission], None]) -> None:
     try:
         action(ws, sub)
     except Exception as exc:  # the disk or the database failed: say so, and go on with the batch
-        sub.status = "error"
+        sub.status = "crashed"
         why = _os_reason(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {text.clean(exc)[:300]}"
         sub.note(f"{what}: {why}")
 
@@ -418,7 +500,7 @@ def _zero(ws: Workspace, sub: Submission) -> None:
     """A submission that could not be graded scores 0 in the gradebook (so export shows it)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    if not (_ID.match(sub.student) and _ID.match(sub.assignment)) or not (ws.root / "gradebook.db").exists():
+    if not (_ID.match(sub.student) and _ID.match(sub.assignment)) or not ws.has_gradebook():
         return
     with Gradebook(ws.db_url, COURSE_ID) as gb:
         try:
@@ -439,7 +521,7 @@ def _zero(ws: Workspace, sub: Submission) -> None:
 def _totals(ws: Workspace, sub: Submission) -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
-    if not (_ID.match(sub.student) and _ID.match(sub.assignment)) or not (ws.root / "gradebook.db").exists():
+    if not (_ID.match(sub.student) and _ID.match(sub.assignment)) or not ws.has_gradebook():
         return
     with Gradebook(ws.db_url, COURSE_ID) as gb:
         try:
@@ -464,16 +546,26 @@ def save_result(ws: Workspace, sub: Submission) -> None:
 
 
 def grade_batch(submissions: Path, out: Path, *, only: list[str] | None = None, limits: Limits | None = None,
-                sandbox: str = "bwrap", source: Path = SOLUTIONS, wait: bool = False) -> list[Submission]:
+                sandbox: str = "bwrap", source: Path = SOLUTIONS, wait: bool = False, jobs: int = 1,
+                scheduler: str | None = None, db: str | None = None, force: bool = False, fast: bool = False,
+                progress: bool = False, timings: dict[str, float] | None = None) -> list[Submission]:
     """Grade every submission under ``submissions`` into the grading folder ``out``.
+
+    ``jobs`` submissions at a time in local processes, or on the Dask cluster at ``scheduler`` ("local": a
+    local one); the gradebook at ``db`` (a SQLAlchemy URL; default: SQLite in ``out``). A submission graded
+    before and unchanged since keeps its result unless ``force``. ``fast`` skips the cells tagged as
+    illustration (grader/illustration.py). ``timings``, when given, receives the seconds spent recording the
+    assignments, grading and writing the tables.
 
     Raises GradingRefusedError (nothing graded, nothing written) when the sandbox is missing and ``sandbox`` is not
     "none", when a folder given is a symbolic link, or when another grader holds ``out``."""
-    from grader import report
+    from grader import classreport, parallel, report
     from grader.sandbox import bwrap_available, bwrap_problem
 
     if sandbox not in ("bwrap", "none"):
         raise ValueError(f"sandbox must be 'bwrap' or 'none', got {sandbox!r}")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive whole number, got {jobs!r}")
     if sandbox == "bwrap" and not bwrap_available():
         raise GradingRefusedError(
             f"{bwrap_problem()}. Refusing to grade without a sandbox: install bubblewrap, or pass "
@@ -483,20 +575,79 @@ def grade_batch(submissions: Path, out: Path, *, only: list[str] | None = None, 
             raise GradingRefusedError(f"the {what} {text.name(folder)} is a symbolic link: give the folder itself")
     if not submissions.is_dir():
         raise GradingRefusedError(f"{text.name(submissions)} is not a folder of student_id/assignment/ submissions")
-    ws = Workspace(out.resolve(), limits or Limits(), sandbox)
+    ws = Workspace(out.resolve(), limits or Limits(), sandbox, db=db, fast=fast)
+    parallel.quiet()
     with folder_lock(ws.root, wait=wait):
         if sandbox == "none":
             print("WARNING: grading WITHOUT a sandbox (--sandbox none): submissions run as this user and can read "
                   "what it can read. See README.", file=sys.stderr, flush=True)
-        known = only or assignments(source)
-        subs = discover(submissions, known)
-        prepare(ws, sorted({s.assignment for s in subs if s.status == "pending"}), source)
-        for sub in subs:
-            grade_one(ws, sub)
-            print(text.clean(f"{sub.student}/{sub.assignment}: {sub.status} {sub.score:g}/{sub.max_score:g}"
-                             + (f" ({sub.reason})" if sub.reason else "")), flush=True)
+        shutil.rmtree(ws.root / parallel.WORK, ignore_errors=True)   # what a killed grader's tasks left
+        clock = time.monotonic()
+        subs = discover(submissions, assignments(source), only)
+        prepare(ws, sorted({s.assignment for s in subs if s.status == "pending"}), source, force=force)
+        spent = {"prepare": time.monotonic() - clock}
+        tasks = []
+        for i, sub in enumerate(subs):
+            if sub.status != "pending":
+                grade_one(ws, sub)
+                continue
+            sub.fingerprint = parallel.fingerprint(ws, sub)
+            saved = _saved(ws, sub)
+            if not force and saved and saved.get("fingerprint") == sub.fingerprint and saved["status"] != "crashed":
+                subs[i] = Submission.from_saved(saved)   # graded before and unchanged since: its result stands
+                continue
+            tasks.append((sub, parallel.make_task(ws, sub)))
+        clock = time.monotonic()
+        _run(ws, tasks, jobs, scheduler, progress)
+        spent["grading"] = time.monotonic() - clock
+        shutil.rmtree(ws.root / parallel.WORK, ignore_errors=True)
         report.export(ws)
+        classreport.write(ws)
+        spent["tables"] = time.monotonic() - clock - spent["grading"]
+        if timings is not None:
+            timings.update({k: round(v, 2) for k, v in spent.items()})
     return subs
+
+
+def _saved(ws: Workspace, sub: Submission) -> dict | None:
+    try:
+        return json.loads(result_path(ws, sub).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _run(ws: Workspace, tasks: list, jobs: int, scheduler: str | None, progress: bool) -> None:
+    """Grade the tasks where asked, merging each result as it arrives; a progress bar says how far it is."""
+    from tqdm import tqdm
+
+    from grader import parallel
+
+    failed = 0
+    with tqdm(total=len(tasks), unit="submission", file=sys.stderr, disable=not progress or not tasks,
+              mininterval=0.5, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]{postfix}") as bar:
+        bar.set_postfix_str("failed 0")
+        with parallel.executor(jobs, scheduler) as pool:
+            for sub, done, error in parallel.completed(pool, tasks):
+                broke = error is not None
+                if error is not None:
+                    sub.status = "crashed"
+                    sub.reason = f"the grading worker failed: {type(error).__name__}: {text.clean(error)[:300]}"
+                else:
+                    try:
+                        parallel.merge(ws, sub, done)
+                    except Exception as exc:   # the disk or the database failed: this one says so
+                        broke, sub.status = True, "crashed"
+                        why = _os_reason(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+                        sub.note(f"bringing the result in: {text.clean(why)[:300]}")
+                if broke:
+                    _guarded(ws, sub, "recording the score 0", _zero)
+                _guarded(ws, sub, "reading the totals", _totals)
+                _guarded(ws, sub, "saving the result", save_result)
+                failed += sub.status != GRADED
+                bar.set_postfix_str(f"failed {failed}")
+                bar.update()
+                tqdm.write(text.clean(f"{sub.student}/{sub.assignment}: {sub.status} {sub.score:g}/{sub.max_score:g}"
+                                      + (f" ({sub.reason})" if sub.reason else "")), file=sys.stdout)
 
 
 def load_results(out: Path) -> list[dict]:

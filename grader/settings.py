@@ -58,3 +58,11 @@ class Limits:
 
 
 SANDBOX_MODES = ("bwrap", "none")
+
+# How a submission ends (grader/pipeline.py): every status but the first means it could not be fully graded.
+GRADED = "graded"
+STATUSES = (GRADED, "timed out", "crashed", "invalid notebook", "missing notebook", "refused")
+
+# A cell the instructor marks with this tag in the source notebook is only illustration (a long training demo,
+# a widget, a plot): the fast grading mode (grader/illustration.py) may skip it when nothing graded needs it.
+ILLUSTRATION_TAG = "illustration"

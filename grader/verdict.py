@@ -35,6 +35,8 @@ class CellVerdict:
     points: float
     score: float
     reasons: list[str] = field(default_factory=list)
+    passed: dict[str, bool] = field(default_factory=dict)     # exercise -> passed every hidden case
+    mistakes: dict[str, str] = field(default_factory=dict)    # exercise -> the known mistake it was diagnosed with
 
     def text(self) -> str:
         head = f"Grader: {self.score:g} / {self.points:g} points."
@@ -104,20 +106,35 @@ def read_results(results: dict[str, bytes], name: str, max_bytes: int) -> tuple[
 
 
 def judge_exercise(name: str, cases: list[dict], results: dict[str, bytes], max_bytes: int) -> tuple[bool, str]:
+    ok, why, _ = diagnose_exercise(name, cases, results, max_bytes)
+    return ok, why
+
+
+def diagnose_exercise(name: str, cases: list[dict], results: dict[str, bytes],
+                      max_bytes: int) -> tuple[bool, str, str]:
+    """(passed, reason, mistake): ``mistake`` is the hint of the exercise's known mistake that the first failed
+    case's result matches (``Exercise.diagnose``), or ""."""
     found, why = read_results(results, name, max_bytes)
     if found is None:
-        return False, f"{name}: {why}"
+        return False, f"{name}: {why}", ""
     if len(found) != len(cases):
-        return False, f"{name}: expected results for {len(cases)} cases, found {len(found)}"
+        return False, f"{name}: expected results for {len(cases)} cases, found {len(found)}", ""
     exercise = exercises.get(name)
     for encoded, result in zip(cases, found, strict=True):
         try:
             verdict = exercise.judge(protocol.decode(encoded), result)
         except Exception as exc:  # malformed data must never crash the grader
-            return False, f"{name}: could not judge a result ({type(exc).__name__})"
+            return False, f"{name}: could not judge a result ({type(exc).__name__})", ""
         if not verdict.ok:
-            return False, f"{name}: {verdict.message}"
-    return True, f"{name}: passed all {len(cases)} hidden cases"
+            try:
+                hint = exercise.diagnose(protocol.decode(encoded), result).strip()
+            except Exception:  # untrusted data: a diagnosis that fails is no diagnosis
+                hint = ""
+            hint = hint.removeprefix("Likely mistake:").strip()
+            message = verdict.message if not hint or hint in verdict.message else f"{verdict.message} Likely " \
+                f"mistake: {hint}"
+            return False, f"{name}: {message}", hint
+    return True, f"{name}: passed all {len(cases)} hidden cases", ""
 
 
 def judge_cell(grade_id: str, points: float, names: list[str], cases: dict[str, list[dict]],
@@ -132,9 +149,12 @@ def judge_cell(grade_id: str, points: float, names: list[str], cases: dict[str, 
         results = results_in(results, max_bytes)
     if not names:
         return CellVerdict(grade_id, points, 0.0, ["this test cell has no hidden_test: it cannot be graded safely"])
-    reasons, passed = [], 0
+    reasons, passed, outcome, mistakes = [], 0, {}, {}
     for name in names:
-        ok, why = judge_exercise(name, cases[name], results, max_bytes)
+        ok, why, mistake = diagnose_exercise(name, cases[name], results, max_bytes)
         passed += ok
         reasons.append(why)
-    return CellVerdict(grade_id, points, round(points * passed / len(names), 6), reasons)
+        outcome[name] = ok
+        if mistake:
+            mistakes[name] = mistake
+    return CellVerdict(grade_id, points, round(points * passed / len(names), 6), reasons, outcome, mistakes)

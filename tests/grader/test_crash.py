@@ -1,11 +1,14 @@
-"""A grader killed with SIGKILL in the middle of a batch, then a regrade: every grade exactly once, and never a
-point that was not earned, not even in the gradebook the killed grader left behind."""
+"""A grader killed with SIGKILL in the middle of a parallel batch (two jobs), then a regrade: every grade exactly once,
+never a point that was not earned, not even in the gradebook the killed grader left behind, no grading process left
+running, and the submissions untouched. A third run grades nothing again."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -37,7 +40,7 @@ def _trimmed(path: Path):
 
 def _grade(subs: Path, out: Path, **popen) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "grader", "grade", str(subs), "--out", str(out),
-                             "--cell-timeout", "30", "--notebook-timeout", "240"],
+                             "--cell-timeout", "30", "--notebook-timeout", "240", "--jobs", "2", "--no-progress"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
 
@@ -68,6 +71,37 @@ def _sandboxes_of(out: Path) -> list[int]:
     return pids
 
 
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            todo += [c for c in children if c not in found]
+            found.update(children)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            if (Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].split()[0]) != "Z":
+                alive.add(pid)
+        except OSError:
+            pass
+    return alive
+
+
+def _tree_hash(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        h.update(str(path.relative_to(folder)).encode() + (path.read_bytes() if path.is_file() else b"/"))
+    return h.hexdigest()
+
+
 def test_sigkill_mid_batch_then_regrade(tmp_path):
     if not bwrap_available():
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
@@ -80,6 +114,7 @@ def test_sigkill_mid_batch_then_regrade(tmp_path):
         nb = _trimmed(STUDENT if student in stubs else SOLUTION)
         nbformat.write(nb, str(subs / student / AID / f"{AID}.ipynb"))
 
+    before = _tree_hash(subs)
     proc = _grade(subs, out)
     # The moment bob's verdicts are written (where the old grader had the kernel's score in the gradebook
     # and was about to overwrite it), kill the grader.
@@ -89,6 +124,7 @@ def test_sigkill_mid_batch_then_regrade(tmp_path):
         assert proc.poll() is None, "the grader ended before it could be killed: " + proc.stdout.read()
         assert time.monotonic() < deadline, "bob's notebook never ran"
         time.sleep(0.02)
+    helpers = _descendants(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stdout.close()
@@ -101,10 +137,16 @@ def test_sigkill_mid_batch_then_regrade(tmp_path):
             break
         time.sleep(0.1)
     assert not _sandboxes_of(out), "a sandbox outlived the grader that started it"
+    for _ in range(200):   # the pool's processes die with it too (PR_SET_PDEATHSIG), and so their kernels
+        if not _alive(helpers):
+            break
+        time.sleep(0.1)
+    assert not _alive(helpers), f"processes of the killed grader still run: {_alive(helpers)}"
 
     again = _grade(subs, out)
     log, _ = again.communicate(timeout=900)
     assert again.returncode == 0, log
+    assert not re.search(r"Warning\b|WARNING", log), f"library warnings in the grader's log:\n{log}"
 
     points = sum(c["points"] for c in graded_test_cells(SOLUTION).values())
     final = _test_cell_scores(out)
@@ -119,3 +161,10 @@ def test_sigkill_mid_batch_then_regrade(tmp_path):
     con = sqlite3.connect(out / "gradebook.db")
     assert con.execute("SELECT COUNT(*), COUNT(DISTINCT student_id) FROM submitted_assignment").fetchone() == (3, 3)
     con.close()
+    assert _tree_hash(subs) == before, "a submission was modified"
+
+    third = _grade(subs, out)   # nothing changed: nothing is graded again
+    log, _ = third.communicate(timeout=900)
+    assert third.returncode == 0, log
+    assert json.loads((out / "results.json").read_text()) == results
+    assert final == _test_cell_scores(out)

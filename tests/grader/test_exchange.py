@@ -77,6 +77,11 @@ def test_release_fetch_submit_collect_grade(tmp_path):
     student_id = getpass.getuser()  # the exchange knows students by their login
     collected = instructor / "submitted" / student_id / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     assert collected.is_file()
+    # The grader's own intake (python -m grader grade --exchange) collects the same with nbgrader's collect.
+    from grader import intake
+
+    tree = intake.from_exchange(exchange, tmp_path / "intake", [ASSIGNMENT])
+    assert (tree / student_id / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_bytes() == collected.read_bytes()
 
     out = tmp_path / "grading"
     run = subprocess.run([sys.executable, "-m", "grader", "grade", str(instructor / "submitted"), "--out", str(out),

@@ -23,6 +23,7 @@ import nbformat
 import pytest
 
 from grader.sandbox import bwrap_available
+from grader.settings import STATUSES
 
 REPO = Path(__file__).resolve().parents[2]
 AID = "01_regression"
@@ -295,7 +296,9 @@ def battery(tmp_path_factory):
         cwd=REPO, capture_output=True, text=True, timeout=1800,
     )
     listener.close()
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # Some could not be graded (refused, crashed, ...): the batch went on, and the exit status says so.
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "status            submissions" in proc.stdout, proc.stdout[-3000:]
     results = {r["student"]: r for r in json.loads((out / "results.json").read_text())}
     return {"out": out, "results": results, "students": list(subs), "listener": listener, "log": proc.stdout}
 
@@ -313,7 +316,7 @@ def _auto_score(r: dict) -> float:
 def test_every_submission_ends_with_a_status_and_a_reason(battery):
     assert set(battery["results"]) == set(battery["students"]), "a submission is missing from the results"
     for student, r in battery["results"].items():
-        assert r["status"] in ("graded", "error"), (student, r["status"])
+        assert r["status"] in STATUSES, (student, r["status"])
         explained = r["reason"] or all(c["reasons"] for c in r["cells"])
         assert explained, f"{student}: no reason given"
 

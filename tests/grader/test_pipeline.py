@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,12 +43,14 @@ def _notebook() -> bytes:
     return (REPO / "course" / AID / f"{AID}.ipynb").read_bytes()
 
 
-def test_discover_skips_unknown_assignments(tmp_path):
+def test_discover_refuses_unknown_assignments_and_leaves_out_those_not_asked_for(tmp_path):
     (tmp_path / "s" / "alice" / AID).mkdir(parents=True)
+    (tmp_path / "s" / "alice" / "02_backprop").mkdir(parents=True)
     (tmp_path / "s" / "alice" / "99_nope").mkdir(parents=True)
-    subs = pipeline.discover(tmp_path / "s", [AID])
+    subs = pipeline.discover(tmp_path / "s", [AID, "02_backprop"], only=[AID])
     assert [(s.student, s.assignment, s.status) for s in subs] == [
-        ("alice", AID, "pending"), ("alice", "99_nope", "skipped")]
+        ("alice", AID, "pending"), ("alice", "99_nope", "refused")]
+    assert "unknown assignment '99_nope'" in subs[1].reason
 
 
 def test_discover_refuses_linked_folders_and_reads_nothing_through_them(tmp_path):
@@ -58,7 +61,7 @@ def test_discover_refuses_linked_folders_and_reads_nothing_through_them(tmp_path
     found = {(s.student, s.assignment): s for s in pipeline.discover(subs, [AID])}
     assert set(found) == {("alice", AID), ("mallory", "")}
     for s in found.values():
-        assert s.status == "error" and "symbolic link: refused" in s.reason
+        assert s.status == "refused" and "symbolic link: refused" in s.reason
     (tmp_path / "linked").symlink_to(subs)
     with pytest.raises(GradingRefusedError, match="symbolic link"):
         pipeline.discover(tmp_path / "linked", [AID])
@@ -73,14 +76,25 @@ def test_check_ids_refuses_odd_ids(ws, tmp_path, student):
 
 def test_stage_refuses_malformed_notebooks(ws, tmp_path):
     sub = _sub(tmp_path, files={f"{AID}.ipynb": "{ not json"})
-    with pytest.raises(StepError, match="not a readable notebook"):
+    with pytest.raises(StepError, match="not a readable notebook") as info:
         pipeline.stage(ws, sub)
+    assert info.value.status == "invalid notebook"
+
+
+@pytest.mark.parametrize(("runs", "missing", "status"), [
+    (["ok"], [], "graded"), (["ok", "timeout"], [], "timed out"), (["stalled"], [], "timed out"),
+    (["ok", "kernel_died"], [], "crashed"), (["no_result"], [], "crashed"), (["ok"], ["x"], "missing notebook"),
+])
+def test_a_submission_whose_steps_ran_says_what_went_wrong(runs, missing, status):
+    sub = Submission("alice", AID, Path("."), runs=[{"status": r} for r in runs], missing=missing)
+    assert pipeline.outcome(sub) == status
 
 
 def test_stage_refuses_a_submission_without_the_notebook(ws, tmp_path):
     sub = _sub(tmp_path, files={"notes.txt": "hello"})
-    with pytest.raises(StepError, match="no notebook"):
+    with pytest.raises(StepError, match="no notebook") as info:
         pipeline.stage(ws, sub)
+    assert info.value.status == "missing notebook" and sub.missing == [f"{AID}.ipynb"]
 
 
 def test_stage_refuses_links_special_files_and_names_that_are_not_utf8(ws, tmp_path):
@@ -110,8 +124,9 @@ def test_stage_enforces_the_size_limits(tmp_path):
     ws = Workspace(tmp_path / "out", Limits(max_submission_mb=1, max_staged_notebook_mb=1))
     shutil.copytree(SOLUTIONS / AID, ws.root / "source" / AID)
     sub = _sub(tmp_path, files={f"{AID}.ipynb": _notebook(), "big.bin": b"x" * (2 * 2**20)})
-    with pytest.raises(StepError, match="larger than"):
+    with pytest.raises(StepError, match="larger than") as info:
         pipeline.stage(ws, sub)
+    assert info.value.status == "refused"
 
 
 def test_a_failing_step_ends_the_submission_with_a_reason(ws, tmp_path):
@@ -124,7 +139,7 @@ def test_a_failing_step_ends_the_submission_with_a_reason(ws, tmp_path):
         raise AssertionError("must not run after a failed step")
 
     pipeline.grade_one(ws, sub, steps=[boom, never])
-    assert sub.status == "error" and sub.reason == "boom: it broke"
+    assert sub.status == "crashed" and sub.reason == "boom: it broke"
     assert pipeline.result_path(ws, sub).exists()
 
 
@@ -135,7 +150,7 @@ def test_an_internal_error_does_not_escape(ws, tmp_path):
         raise KeyError("grader bug")
 
     pipeline.grade_one(ws, sub, steps=[bug])
-    assert sub.status == "error" and "internal error KeyError" in sub.reason
+    assert sub.status == "crashed" and "internal error KeyError" in sub.reason
 
 
 def test_a_full_disk_ends_one_submission_with_a_status_and_a_reason(ws, tmp_path, monkeypatch):
@@ -150,7 +165,7 @@ def test_a_full_disk_ends_one_submission_with_a_status_and_a_reason(ws, tmp_path
     monkeypatch.setattr(pipeline, "_zero", db_full)       # even recording the zero fails
     monkeypatch.setattr(pipeline, "save_result", db_full)
     pipeline.grade_one(ws, sub, steps=[full])
-    assert sub.status == "error"
+    assert sub.status == "crashed"
     assert sub.reason.startswith("full: No space left on device (ENOSPC)") and "x\\udcff" in sub.reason
     assert "recording the score 0: No space left on device" in sub.reason
     assert "saving the result: No space left on device" in sub.reason
@@ -218,3 +233,21 @@ def test_stage_escapes_lone_surrogates_inside_a_notebook(ws, tmp_path):
     assert "text that cannot be encoded was escaped" in sub.reason
     sub.cells = [{"reasons": ["\udcff"]}]
     json.dumps(sub.summary(), ensure_ascii=False).encode("utf-8")
+
+
+# -- the end of a batch: the summary table and the exit status --------------------------------------
+
+def test_the_summary_table_and_the_exit_status(tmp_path, monkeypatch, capsys):
+    from grader import cli
+
+    done = [Submission("alice", AID, tmp_path, status="graded", score=19, max_score=19),
+            Submission("bob", AID, tmp_path, status="timed out", reason="autograde: the notebook ran out of time"),
+            Submission("e\udcff", AID, tmp_path, status="refused", reason="check_ids: invalid student id")]
+    monkeypatch.setattr(pipeline, "grade_batch", lambda *a, **kw: done)
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"graded\s+1\ntimed out\s+1\nrefused\s+1\n", out), out
+    assert re.search(r"bob\s+01_regression\s+timed out\s+autograde: the notebook ran out of time", out), out
+    assert "e\\udcff" in out and "alice  " not in out.split("reason")[-1]
+    monkeypatch.setattr(pipeline, "grade_batch", lambda *a, **kw: done[:1])
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
