@@ -125,7 +125,8 @@ def test_grading_every_solution_with_and_without_the_fast_mode_gives_the_same_re
         done = grade_batch(subs, out, source=source, limits=Limits(cell_timeout=300, notebook_timeout=900),
                            jobs=2, fast=mode == "fast")
         seconds[mode] = time.monotonic() - start
-        assert [s.status for s in done] == ["graded"] * 4, [(s.assignment, s.reason) for s in done]
+        assert [s.status for s in done] == ["graded"] * len(list(source.glob("*/*.ipynb"))), [
+            (s.assignment, s.reason) for s in done]
         results[mode] = {(r["assignment"], c["notebook"], c["grade_id"]): (c["score"], c["points"], c["reasons"])
                          for r in load_results(out) for c in r["cells"]}
     assert results["fast"] == results["full"]
