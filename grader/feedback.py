@@ -37,6 +37,9 @@ DROPPED = frozenset("""
 script iframe frame frameset object embed applet svg math template noscript noembed noframes textarea select
 button form input xmp plaintext portal audio video source track canvas map area base link
 """.split())
+# Outputs and verdicts wrap instead of scrolling sideways (a verdict is one long line of plain text).
+READABLE = "pre { white-space: pre-wrap; overflow-wrap: anywhere; }"
+
 VOID = frozenset("br hr img meta col wbr input source track area base link embed".split())
 ATTRIBUTES = frozenset("""
 class id title alt colspan rowspan align valign width height dir lang style href src start type open scope span
@@ -121,6 +124,7 @@ class _Sanitizer(HTMLParser):
     def _csp(self) -> None:
         if not self.csp_written:
             self.out.append(f'<meta http-equiv="Content-Security-Policy" content="{html.escape(CSP, quote=True)}">')
+            self.out.append(f"<style>{READABLE}</style>")
             self.csp_written = True
 
     def handle_endtag(self, tag: str) -> None:
@@ -162,7 +166,8 @@ def sanitize(page: str) -> str:
     parser.close()
     body = "".join(parser.out)
     if not parser.csp_written:  # a page without <head>: the policy goes first
-        body = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(CSP, quote=True)}">' + body
+        body = (f'<meta http-equiv="Content-Security-Policy" content="{html.escape(CSP, quote=True)}">'
+                f"<style>{READABLE}</style>" + body)
     return body
 
 

@@ -139,3 +139,10 @@ def test_feedback_tricks(snippet):
     audit.feed(page)
     assert audit.problems == [], page
     assert "onerror" not in page and "<script" not in page
+
+
+def test_feedback_outputs_and_verdicts_wrap_instead_of_scrolling():
+    page = feedback.sanitize("<html><head><title>t</title></head><body><pre>" + "x" * 500 + "</pre></body></html>")
+    assert feedback.READABLE in page and "white-space: pre-wrap" in page
+    bare = feedback.sanitize("<pre>verdict</pre>")  # a page without a head gets it too
+    assert feedback.READABLE in bare
