@@ -155,12 +155,21 @@ def notebook(path: Path) -> Notebook:
     return Notebook(path)
 
 
-def assert_rejected(path: Path, solution_id: str, test_id: str, variant: Variant, tmp: Path) -> None:
-    """The test cell fails for a student and the grader gives no points to a wrong ``variant``."""
+def assert_rejected(path: Path, solution_id: str, test_id: str, variant: Variant, tmp: Path,
+                    reasons: dict[str, str] | None = None) -> None:
+    """The test cell fails for a student and the grader gives no points to a wrong ``variant``.
+
+    ``reasons`` maps a variant's label to words both messages must contain: the student and the grader are told
+    the class of the mistake, not only that something differs.
+    """
     out = run(notebook(path), solution_id, test_id, variant, tmp)
     what = f"{solution_id} ({variant.label})"
     assert out.student_error is not None, f"the visible+hidden tests accepted a wrong {what}"
     assert out.score == 0, f"the grader gave {out.score} points to a wrong {what}"
+    why = (reasons or {}).get(variant.label)
+    if why is not None:
+        assert why in str(out.student_error), f"{what}: a student is told {out.student_error}"
+        assert any(why in reason for reason in out.reasons), f"{what}: the grader says {out.reasons}"
 
 
 def assert_accepted(path: Path, solution_id: str, test_id: str, variant: Variant, tmp: Path) -> None:
