@@ -1,4 +1,4 @@
-"""Command line: ``python -m grader {release,handout,grade} ...``.
+"""Command line: ``python -m grader {release,handout,grade,export} ...``.
 
 It owns the options and their defaults: the limits are read into one
 grader.settings.Limits here and passed down unchanged.
@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
 
     ho = sub.add_parser("handout", help="build the student hand-out: course/ and the library without the answers")
     ho.add_argument("--out", type=Path, default=Path("handout"), help="folder to write (replaced; default: handout)")
+
+    ex = sub.add_parser("export", help="write grades.csv, results.csv and results.json again (after hand grading)")
+    ex.add_argument("--out", type=Path, default=Path("grading"), help="the grading folder (default: grading)")
+    ex.add_argument("--db", help="the gradebook's SQLAlchemy URL, if grading used --db (default: OUT/gradebook.db)")
 
     gr = sub.add_parser("grade", help="auto-grade a folder of submissions: STUDENT/ASSIGNMENT/NOTEBOOK.ipynb")
     gr.add_argument("submissions", type=Path, nargs="?",
@@ -88,6 +92,18 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if problems else 0
         ids = release.generate(COURSE, only=args.assignments or None)
         print(f"regenerated {', '.join(ids)} into {COURSE}")
+        return 0
+
+    if args.command == "export":
+        from grader import report
+        from grader.pipeline import Workspace
+
+        ws = Workspace(args.out.resolve(), db=args.db)
+        if not ws.has_gradebook():
+            print(f"error: {args.out} holds no gradebook: grade into it first", file=sys.stderr)
+            return 2
+        paths = report.export(ws)
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
         return 0
 
     if args.command == "handout":

@@ -197,6 +197,26 @@ def folder_lock(out: Path, *, wait: bool = False) -> Iterator[None]:
 
 # -- once per batch ------------------------------------------------------------
 
+FORMGRADER_CONFIG = "nbgrader_config.py"
+
+
+def write_formgrader_config(ws: Workspace) -> Path:
+    """``nbgrader_config.py`` in the grading folder: nbgrader's formgrader, or any ``nbgrader`` command, started in
+    that folder works on this grading run's gradebook (hand grading of the written answers; README, "Grading")."""
+    path = ws.root / FORMGRADER_CONFIG
+    text_ = (
+        "# Written by `python -m grader grade`: start JupyterLab (or any nbgrader command) in this folder and\n"
+        "# nbgrader's formgrader works on this grading run. After hand grading: python -m grader export --out .\n"
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
+        f"c.CourseDirectory.root = {str(ws.root.resolve())!r}\n"
+        f"c.CourseDirectory.db_url = {ws.db_url!r}\n"
+    )
+    if not path.exists() or path.read_text(encoding="utf-8") != text_:
+        text.write_text(path, text_)
+    return path
+
+
 def prepare(ws: Workspace, assignment_ids: list[str], source: Path = SOLUTIONS, force: bool = False) -> None:
     """Copy the trusted notebooks in and record their cells in the gradebook, and in the template gradebook
     that every task's private one is copied from (grader/parallel.py). An assignment whose source has not
@@ -204,6 +224,7 @@ def prepare(ws: Workspace, assignment_ids: list[str], source: Path = SOLUTIONS, 
     from grader.parallel import TEMPLATE_DB
 
     ws.secret  # noqa: B018 (created once, before any run needs it)
+    write_formgrader_config(ws)
     template = ws.root / TEMPLATE_DB
     stamps_file = ws.root / RECORDED_FILE
     try:

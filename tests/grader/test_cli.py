@@ -190,3 +190,34 @@ def test_a_second_grader_on_the_same_out_is_refused(tmp_path):
         proc = _cli(str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--sandbox", "none")
     assert proc.returncode == 2
     assert "another grader is already grading into" in proc.stderr and "--wait" in proc.stderr
+
+
+def test_hand_grading_in_the_grading_folder_then_export(graded):
+    """The grading folder is an nbgrader course folder: its nbgrader_config.py points formgrader (and any nbgrader
+    command) at this run's gradebook; a score given by hand there reaches grades.csv after `grader export`."""
+    from nbgrader.api import Gradebook
+
+    from grader.course import COURSE_ID
+
+    config = (graded / "nbgrader_config.py").read_text()
+    assert f"c.CourseDirectory.root = {str(graded.resolve())!r}" in config and "gradebook.db" in config
+    before = {r["student_id"]: float(r["raw_score"]) for r in csv.DictReader(open(graded / "grades.csv"))}
+    with Gradebook(f"sqlite:///{graded / 'gradebook.db'}", COURSE_ID) as gb:
+        submission = gb.find_submission(AID, "alice")
+        written = [g for nb in submission.notebooks for g in nb.grades if not g.auto_score and g.max_score]
+        assert written, "the notebook's written answers wait for hand grading"
+        written[0].manual_score = written[0].max_score
+        gb.db.commit()
+        given = written[0].max_score
+    run = subprocess.run([sys.executable, "-m", "grader", "export", "--out", str(graded)], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    after = {r["student_id"]: float(r["raw_score"]) for r in csv.DictReader(open(graded / "grades.csv"))}
+    assert after["alice"] == before["alice"] + given
+    assert {s: v for s, v in after.items() if s != "alice"} == {s: v for s, v in before.items() if s != "alice"}
+
+
+def test_export_refuses_a_folder_without_a_gradebook(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "grader", "export", "--out", str(tmp_path)], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "no gradebook" in run.stderr
