@@ -14,50 +14,13 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
+
+# The float64 helpers and shapes of the NumPy reference's tests (tests/lib/reference/test_rnn.py).
+from test_rnn import SEQ_SHAPES, STEP_SHAPES, TORCH_TOL, bare, numpy_of, seeded, t, torch_to_ours, weights
 from torch import nn
 
 from dlcourse.checks.compare import rel_error
 from dlcourse.reference import rnn, rnn_modules
-
-TORCH_TOL = 1e-10  # same formula in float64 on both sides: agreement to rounding
-
-# (N, T, D, H) and (N, D, H): H != D everywhere.
-SEQ_SHAPES = [(1, 1, 3, 4), (4, 1, 3, 2), (1, 5, 2, 3), (3, 6, 4, 5)]
-STEP_SHAPES = [(1, 3, 4), (4, 5, 2)]
-
-
-def t(a: np.ndarray, grad: bool = False) -> torch.Tensor:
-    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
-
-
-def numpy_of(p: torch.Tensor) -> np.ndarray:
-    return p.detach().numpy().copy()
-
-
-def weights(rng: np.random.Generator, D: int, H: int, gates: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Wx (D, G), Wh (H, G), b (G,) with G = gates * H, small enough that tanh and the sigmoids do
-    not saturate (saturated units have gradients too small to check to a relative 1e-7)."""
-    G = gates * H
-    return 0.5 * rng.standard_normal((D, G)), 0.5 * rng.standard_normal((H, G)), 0.5 * rng.standard_normal(G)
-
-
-def torch_to_ours(a: torch.Tensor | None) -> np.ndarray:
-    """torch's gate blocks [i, f, g, o] along axis 0 -> ours [i, f, o, g] (written here independently
-    of the module's own mapping)."""
-    i, f, g, o = np.split(a.detach().numpy(), 4, axis=0)
-    return np.concatenate([i, f, o, g], axis=0)
-
-
-def bare(cls: type[nn.Module], *args: object, **kwargs: object) -> nn.Module:
-    """A float64 torch.nn module with uninitialised parameters: nothing drawn from torch's global
-    generator (every test sets the values it uses)."""
-    # Built on the meta device, then given (uninitialised) memory: what nn.utils.skip_init does, which
-    # refuses torch.nn.RNN and LSTM because their constructors take **kwargs.
-    return cls(*args, device="meta", dtype=torch.float64, **kwargs).to_empty(device="cpu")
-
-
-def seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def torch_lstm_params(module: nn.Module, seed: int) -> None:
