@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LAB_ARGS ?=
+LAB_DIR ?= course
 PYTEST_ARGS ?=
 
 .PHONY: setup lab release handout test lint grade bench bench-grading lock clean
@@ -24,9 +25,10 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # No "get Jupyter news?" prompt and no update check on first start (JupyterLab's notification settings).
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-## Start JupyterLab on the student notebooks (e.g. make lab LAB_ARGS="--no-browser --port 9000").
+## Start JupyterLab on the student notebooks (e.g. make lab LAB_ARGS="--no-browser --port 9000"; LAB_DIR=solutions
+## for the instructor's versions).
 lab: setup $(LAB_SETTINGS)
-	$(BIN)/jupyter lab --notebook-dir=course $(ROOT_FLAG) \
+	$(BIN)/jupyter lab --notebook-dir=$(LAB_DIR) $(ROOT_FLAG) \
 		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate $(LAB_ARGS)
 
 $(LAB_SETTINGS): $(STAMP)

@@ -71,14 +71,17 @@ class SandboxedExecute(NbGraderPreprocessor):
         work = root / "sandbox" / student / assignment
         try:
             _rebuild(work, Path(resources["metadata"]["path"]))
+            source_nb = nbformat.read(str(source), as_version=4)
+            # Decided by the trusted source notebook, never by the submission.
+            without = sandbox.check_without(source_nb.metadata.get("dlcourse", {}).get("graded_without"))
             to_run = nb
             if self.skip_illustration:
-                to_run = illustration.without_illustration(nb, nbformat.read(str(source), as_version=4))
+                to_run = illustration.without_illustration(nb, source_nb)
             nbformat.write(to_run, str(work / f"{nb_id}.ipynb"))
             (work / sandbox.GRADING).mkdir()
             (work / sandbox.GRADING / verdict.INPUTS).write_text(verdict.inputs_json(cases), encoding="utf-8")
             result = sandbox.run_notebook(work, f"{nb_id}.ipynb", self.limits, use_bwrap=use_bwrap,
-                                          blocker_dir=root / "sandbox" / ".blockers")
+                                          blocker_dir=root / "sandbox" / ".blockers", without=without)
         finally:
             shutil.rmtree(work, ignore_errors=True)   # nothing of a run outlives its harvest
             for empty in (work.parent, work.parent.parent):

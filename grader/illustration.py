@@ -17,9 +17,17 @@ It cannot change a graded result, by construction:
 * A tagged cell is skipped only when it is *inert* for what follows
   (``skippable``): no name it binds or changes (assignments, ``def``,
   ``import``, ``x.attr = ...``, ``x[i] = ...``, ``del``, augmented
-  assignments) is read by a later cell that runs, it sets no random seed, and
-  it holds no IPython magic or shell escape other than ``%matplotlib``.
-  A tagged cell that fails this is run anyway, and ``check`` says why.
+  assignments) is read by a later cell that runs, it changes no process-wide
+  numerical setting (``GLOBAL_SETTERS``: default dtype, thread counts,
+  floating-point error modes, ...; as a ``with`` block it is undone and so
+  allowed), and it holds no IPython magic or shell escape other than
+  ``%matplotlib``. A tagged cell that fails this is run anyway, and ``check``
+  says why.
+* Random numbers cannot leak from a skipped cell either: the grader's kernel
+  reseeds the process-wide generators (``random``, NumPy's legacy one,
+  torch's) at the start of every cell from the cell's position
+  (grader/runner.py), and a skipped cell still takes its position. So a cell
+  that seeds or draws, such as a training demo, may be skipped.
 * Plots and widgets that do run are inert anyway: the kernel draws with
   ``MPLBACKEND=Agg`` (grader/sandbox.py) and no widget front end exists.
 
@@ -100,14 +108,25 @@ def read_names(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
-def _sets_a_seed(tree: ast.AST) -> bool:
+# Calls that change a process-wide numerical setting for every later cell (NumPy, PyTorch, threadpoolctl, Python).
+GLOBAL_SETTERS = frozenset("""
+set_default_dtype set_default_tensor_type set_default_device seterr seterrcall set_grad_enabled
+use_deterministic_algorithms set_flush_denormal set_num_threads set_num_interop_threads threadpool_limits
+set_float32_matmul_precision set_detect_anomaly setrecursionlimit
+""".split())
+
+
+def global_setting(tree: ast.AST) -> str:
+    """The name of a process-wide setting the code changes outside a ``with`` block, or ""."""
+    undone = {id(item.context_expr) for node in ast.walk(tree) if isinstance(node, ast.With | ast.AsyncWith)
+              for item in node.items}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
+        if isinstance(node, ast.Call) and id(node) not in undone:
             f = node.func
             name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
-            if "seed" in name.lower():
-                return True
-    return False
+            if name in GLOBAL_SETTERS:
+                return name
+    return ""
 
 
 def check(nb) -> dict[int, str]:
@@ -122,8 +141,8 @@ def check(nb) -> dict[int, str]:
             verdicts[i] = "it is an nbgrader cell (an answer or a test): never skipped"
         elif tree is None:
             verdicts[i] = "it holds an IPython magic or shell escape, or does not parse"
-        elif _sets_a_seed(tree):
-            verdicts[i] = "it sets a random seed, which later cells may depend on"
+        elif setting := global_setting(tree):
+            verdicts[i] = f"it calls {setting}, a process-wide setting that later cells may depend on"
         else:
             verdicts[i] = ""
     # A skipped cell's names must not be read by any later cell that runs; each cell found not skippable runs,

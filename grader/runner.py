@@ -17,6 +17,18 @@ non-inheritable before the kernel starts, so the kernel cannot reach that
 descriptor (and ptrace is denied anyway). It only uses nbformat and nbclient,
 so it works where the grader's own code is not visible. Everything it sends
 is untrusted on the grader's side.
+
+Before the kernel starts, the runner writes an IPython start-up file into the
+kernel's own ``IPYTHONDIR`` (inside the sandbox, a tmpfs), ``STARTUP``: it
+reseeds the process-wide random generators (Python's ``random``, NumPy's
+legacy ``np.random``, and torch's once torch is imported) before every cell,
+from the cell's position in the run. No cell can then change the random
+numbers a later cell draws, so a cell the fast mode skips (grader/illustration.py)
+changes no graded result through them, and a student's function that draws
+from a global generator gets the same numbers on every run. With ``--without
+MODULE`` it also refuses imports of that module (a notebook graded without
+torch); under bubblewrap the module's files are not there at all, see
+grader/sandbox.py, and this import hook only gives the message.
 """
 
 from __future__ import annotations
@@ -97,6 +109,76 @@ class CappedClient(NotebookClient):
         return result
 
 
+STARTUP = """\
+# Written by the grader (grader/runner.py) before the kernel started.
+def _grader_startup(without, message):
+    import random
+    import sys
+
+    count = [0]
+    seeders = {"numpy": lambda m: m.random.seed(count[0]), "torch": lambda m: m.manual_seed(count[0])}
+
+    def reseed(info=None):
+        # Every cell starts from generators seeded by its position: what a skipped cell drew or seeded
+        # cannot reach a later cell.
+        count[0] += 1
+        random.seed(count[0])
+        for name, seed in seeders.items():
+            module = sys.modules.get(name)
+            if module is not None and getattr(module, "__spec__", None) is not None:
+                seed(module)
+
+    class Seeded:
+        # numpy or torch imported for the first time inside a cell: seeded as soon as it is loaded.
+        def __init__(self, loader, seed):
+            self._loader, self._seed = loader, seed
+
+        def create_module(self, spec):
+            return self._loader.create_module(spec)
+
+        def exec_module(self, module):
+            self._loader.exec_module(module)
+            self._seed(module)
+
+        def __getattr__(self, name):
+            return getattr(self._loader, name)
+
+    class Hook:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in without:
+                raise ImportError(message.format(name=name.split(".")[0]))
+            if name not in seeders:
+                return None
+            for finder in sys.meta_path:
+                if finder is not self and hasattr(finder, "find_spec"):
+                    spec = finder.find_spec(name, path, target)
+                    if spec is not None:
+                        if spec.loader is not None:
+                            spec.loader = Seeded(spec.loader, seeders[name])
+                        return spec
+            return None
+
+    sys.meta_path.insert(0, Hook())
+    get_ipython().events.register("pre_run_cell", reseed)
+
+
+_grader_startup(WITHOUT, MESSAGE)
+del _grader_startup
+"""
+WITHOUT_MESSAGE = ("{name} is not available while this notebook is graded: its exercises are graded without it, "
+                   "so compute with NumPy")
+
+
+def write_startup(ipython_dir: Path, without: list[str]) -> Path:
+    """The kernel's start-up file (see the module docstring) in ``ipython_dir``'s default profile."""
+    folder = ipython_dir / "profile_default" / "startup"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "00-grader.py"
+    code = STARTUP.replace("WITHOUT, MESSAGE", f"{tuple(without)!r}, {WITHOUT_MESSAGE!r}")
+    path.write_text(code, encoding="utf-8")
+    return path
+
+
 def _not_dumpable() -> None:
     """No /proc/<runner>/fd or /proc/<runner>/mem for the kernel (it runs as the same user)."""
     try:
@@ -160,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kernel-start-timeout", type=int, required=True)
     p.add_argument("--max-output-bytes", type=int, required=True)
     p.add_argument("--max-result-bytes", type=int, required=True)
+    p.add_argument("--without", action="append", default=[], help="a module the kernel may not import")
     args = p.parse_args(argv)
 
     reporter = Reporter(args.report_fd)
@@ -172,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
             reporter.send(event="done", status="execution_failed", notebook=None, results={}, skipped=[],
                           detail=f"the submission does not fit in the sandbox's writable space ({exc.strerror})")
             return 0
+    # The grader always sets IPYTHONDIR (grader/sandbox.py); run by hand, the runner uses a folder of its own,
+    # never the user's ~/.ipython.
+    os.environ.setdefault("IPYTHONDIR", str(args.notebook.parent.resolve() / ".cache" / "ipython"))
+    write_startup(Path(os.environ["IPYTHONDIR"]), args.without)
     nb = nbformat.read(str(args.notebook), as_version=4)
     client = CappedClient(
         nb,

@@ -26,8 +26,10 @@ sandbox protects against").
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
+import re
 import resource
 import select
 import shutil
@@ -41,6 +43,7 @@ from pathlib import Path
 
 import dlcourse
 from grader import seccomp
+from grader.runner import WITHOUT_MESSAGE
 from grader.settings import HIDDEN_PACKAGES, MB, Limits
 from grader.verdict import GRADING_ENV_VAR, OUTPUTS
 
@@ -128,16 +131,48 @@ def kernel_env(home: Path) -> dict[str, str]:
     }
 
 
-def _runner_args(home: Path, notebook: str, limits: Limits, report_fd: int) -> list[str]:
+def _runner_args(home: Path, notebook: str, limits: Limits, report_fd: int, without: tuple[str, ...]) -> list[str]:
     return [str(home / notebook), "--report-fd", str(report_fd), "--results-dir", str(home / GRADING / OUTPUTS),
             "--cell-timeout", str(limits.cell_timeout), "--kernel-start-timeout", str(limits.kernel_start_timeout),
-            "--max-output-bytes", str(limits.max_output_mb * MB), "--max-result-bytes", str(limits.max_result_mb * MB)]
+            "--max-output-bytes", str(limits.max_output_mb * MB), "--max-result-bytes", str(limits.max_result_mb * MB),
+            *(arg for name in without for arg in ("--without", name))]
+
+
+_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+
+
+def check_without(without) -> tuple[str, ...]:
+    """The top-level modules a notebook is graded without (its source's metadata ``dlcourse.graded_without``),
+    checked: a list of plain module names, never the course's own library or what the runner needs."""
+    if without is None:
+        return ()
+    if not isinstance(without, list | tuple) or not all(isinstance(n, str) and _MODULE_NAME.match(n)
+                                                       for n in without):
+        raise ValueError(f"graded_without must be a list of top-level module names, got {without!r}")
+    needed = {"dlcourse", "numpy", "nbformat", "nbclient", "ipykernel", "IPython", "jupyter_client", "zmq"}
+    if needed & set(without):
+        raise ValueError(f"a notebook cannot be graded without {sorted(needed & set(without))}: grading needs them")
+    return tuple(dict.fromkeys(without))
+
+
+def module_paths(name: str) -> list[Path]:
+    """Where a top-level module's code lies (its package folders, or its one file), found without importing it."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return []
+    if spec is None:
+        return []
+    if spec.submodule_search_locations:
+        return [Path(p) for p in spec.submodule_search_locations if Path(p).is_dir()]
+    return [Path(spec.origin)] if spec.origin and Path(spec.origin).is_file() else []
 
 
 def bwrap_command(work: Path, notebook: str, limits: Limits, blocker_dir: Path, seccomp_fd: int,
-                  report_fd: int) -> list[str]:
+                  report_fd: int, without: tuple[str, ...] = ()) -> list[str]:
     """The bubblewrap command line: a whitelist of read-only binds, the staged submission read-only at
-    /input, and two size-capped tmpfs (/submission, /tmp) as the only writable places."""
+    /input, and two size-capped tmpfs (/submission, /tmp) as the only writable places. The modules in
+    ``without`` are not there: an empty folder (a package) or a blocker (a one-file module) over each."""
     prefix = Path(sys.prefix)          # the virtual environment
     base = Path(sys.base_prefix)       # the Python it was made from
     lib = _library_root()
@@ -161,19 +196,27 @@ def bwrap_command(work: Path, notebook: str, limits: Limits, blocker_dir: Path, 
     for name in HIDDEN_PACKAGES:
         hidden = lib / "dlcourse" / name
         cmd += ["--tmpfs", str(hidden), "--ro-bind", str(blocker_dir / f"{name}.py"), str(hidden / "__init__.py")]
+    for name in without:
+        blocker = blocker_dir / f"without-{name}.py"
+        for path in module_paths(name):
+            if path.is_dir():
+                cmd += ["--tmpfs", str(path), "--ro-bind", str(blocker), str(path / "__init__.py")]
+            else:
+                cmd += ["--ro-bind", str(blocker), str(path)]
     cmd += ["--ro-bind", str(RUNNER), INSIDE_RUNNER]
     cmd += ["--ro-bind", str(work), str(INSIDE_INPUT)]
     cmd += ["--size", scratch, "--tmpfs", str(INSIDE), "--chdir", str(INSIDE), "--clearenv"]
     for key, value in kernel_env(INSIDE).items():
         cmd += ["--setenv", key, value]
     cmd += ["--seccomp", str(seccomp_fd)]
-    cmd += [sys.executable, INSIDE_RUNNER, *_runner_args(INSIDE, notebook, limits, report_fd),
+    cmd += [sys.executable, INSIDE_RUNNER, *_runner_args(INSIDE, notebook, limits, report_fd, without),
             "--copy-from", str(INSIDE_INPUT)]
     return cmd
 
 
-def plain_command(work: Path, notebook: str, limits: Limits, report_fd: int) -> list[str]:
-    return [sys.executable, str(RUNNER), *_runner_args(work, notebook, limits, report_fd)]
+def plain_command(work: Path, notebook: str, limits: Limits, report_fd: int, without: tuple[str, ...] = ()
+                  ) -> list[str]:
+    return [sys.executable, str(RUNNER), *_runner_args(work, notebook, limits, report_fd, without)]
 
 
 class Cgroups:
@@ -272,22 +315,26 @@ def _preexec(limits: Limits, cgroups: Cgroups):
     return setup
 
 
-def _write_blockers(blocker_dir: Path) -> None:
+def _write_blockers(blocker_dir: Path, without: tuple[str, ...] = ()) -> None:
     blocker_dir.mkdir(parents=True, exist_ok=True)
     for name in HIDDEN_PACKAGES:
         (blocker_dir / f"{name}.py").write_text(BLOCKER.format(name=f"dlcourse.{name}"))
+    for name in without:
+        (blocker_dir / f"without-{name}.py").write_text(f"raise ImportError({WITHOUT_MESSAGE.format(name=name)!r})\n")
 
 
 def run_notebook(work: Path, notebook: str, limits: Limits, *, use_bwrap: bool,
-                 blocker_dir: Path | None = None) -> RunResult:
+                 blocker_dir: Path | None = None, without: tuple[str, ...] = ()) -> RunResult:
     """Execute ``work/notebook`` and return what the runner reported, as untrusted data.
 
     ``work`` holds the staged submission and ``.grading/inputs.json``. With
     bubblewrap it is mounted read-only and the run happens in a tmpfs; without,
-    the notebook runs in ``work`` itself.
+    the notebook runs in ``work`` itself. ``without``: modules the kernel may not
+    import (``check_without``).
     """
+    without = check_without(list(without))
     blocker_dir = blocker_dir or work.parent / f".{work.name}-blockers"   # outside the submission's reach
-    _write_blockers(blocker_dir)
+    _write_blockers(blocker_dir, without)
     _seed_font_cache(work / ".cache" / "matplotlib")
     report_r, report_w = os.pipe()
     fds = [report_w]
@@ -296,10 +343,10 @@ def run_notebook(work: Path, notebook: str, limits: Limits, *, use_bwrap: bool,
         os.write(filter_w, seccomp.program())  # a few hundred bytes: fits the pipe's buffer
         os.close(filter_w)
         fds.append(filter_r)
-        cmd = bwrap_command(work, notebook, limits, blocker_dir, filter_r, report_w)
+        cmd = bwrap_command(work, notebook, limits, blocker_dir, filter_r, report_w, without)
         env: dict[str, str] = {}
     else:
-        cmd = plain_command(work, notebook, limits, report_w)
+        cmd = plain_command(work, notebook, limits, report_w, without)
         env = kernel_env(work)
     cgroups = Cgroups(limits)
     start = time.monotonic()

@@ -42,7 +42,7 @@ def _synthetic():
         _code("history = [f(i) for i in range(3)]", tagged=True),                      # 3 read by 7: runs
         _code("fig = history[0]\nshow = fig", tagged=True),                            # 4 read only by 5 (skipped)
         _code("print(show)", tagged=True),                                             # 5 binds nothing
-        _code("np.random.seed(0)", tagged=True),                                       # 6 a seed
+        _code("np.random.seed(0)\ntorch.set_num_threads(1)", tagged=True),            # 6 a global setting
         _code("total = sum(history)", tagged=False),                                   # 7 runs
         _code("model = {}\n", tagged=False),                                           # 8
         _code("model['w'] = 1", tagged=True),                                          # 9 changes model, read by 11
@@ -57,10 +57,24 @@ def test_only_tagged_cells_that_nothing_later_reads_are_skipped():
     verdicts = illustration.check(_synthetic())
     assert illustration.skippable(_synthetic()) == [4, 5, 12]
     assert "cell 7 reads history" in verdicts[3]
-    assert "random seed" in verdicts[6]
+    assert "set_num_threads, a process-wide setting" in verdicts[6]
     assert "magic" in verdicts[2]
     assert "cell 11 reads model" in verdicts[9]
     assert "nbgrader cell" in verdicts[10]
+
+
+def test_seeds_and_draws_may_be_skipped_global_settings_only_inside_a_with_block():
+    """The runner reseeds the global generators before every cell (tests/grader/test_runner.py proves it), so
+    seeding is no reason to run a cell; a process-wide setting is, unless a ``with`` block undoes it."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [_code("np.random.seed(0); torch.manual_seed(0); x = np.random.rand()", tagged=True),
+                _code("with threadpool_limits(limits=1):\n    y = 1", tagged=True),
+                _code("torch.set_default_dtype(torch.float64)", tagged=True),
+                _code("np.seterr(all='raise')", tagged=True),
+                _code("print(1)")]
+    verdicts = illustration.check(nb)
+    assert verdicts[0] == "" and verdicts[1] == ""
+    assert "set_default_dtype" in verdicts[2] and "seterr" in verdicts[3]
 
 
 def test_a_later_cell_that_cannot_be_read_is_taken_to_read_everything():

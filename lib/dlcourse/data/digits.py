@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dlcourse.data import _packaged
 from dlcourse.data._validate import Pair, Seed, check_fraction
 
 __all__ = ["Splits", "load_digits", "stratified_indices"]
@@ -112,11 +113,7 @@ def load_digits(
 
     Returns: X float64, y int64 (N,), either split or not.
     """
-    from sklearn import datasets  # lazily: scikit-learn is slow to import
-
-    digits = datasets.load_digits()
-    X = np.asarray(digits.data, dtype=np.float64)
-    y = np.asarray(digits.target, dtype=np.int64)
+    X, y = _packaged.digits()  # scikit-learn's file, read without importing scikit-learn (slow to import)
     if classes is not None:
         classes = tuple(int(c) for c in classes)
         if len(classes) < 2 or len(set(classes) & set(range(10))) != len(classes):

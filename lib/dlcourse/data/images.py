@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlcourse.data import _packaged
 from dlcourse.data._validate import check_choice, check_positive
 
 __all__ = ["sample_image"]
@@ -21,9 +22,7 @@ def sample_image(name: str = "china", gray: bool = True, size: int | None = None
     convolution filters, edges, blurring). Returns (H, W) if gray, else (H, W, 3).
     """
     check_choice("name", name, ("china", "flower"))
-    from sklearn import datasets  # lazily: scikit-learn is slow to import
-
-    img = datasets.load_sample_image(f"{name}.jpg").astype(np.float64) / 255.0  # (H, W, 3)
+    img = _packaged.sample_image(f"{name}.jpg").astype(np.float64) / 255.0  # (H, W, 3), without importing sklearn
     if gray:
         img = img @ np.array([0.299, 0.587, 0.114])
     if size is not None:

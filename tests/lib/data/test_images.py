@@ -38,3 +38,12 @@ def test_sample_image_downscaled_by_block_averaging(size: int) -> None:
 def test_bad_arguments_say_what_is_valid(call, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_packaged_images_are_sklearns():
+    from sklearn import datasets
+
+    from dlcourse.data import _packaged
+
+    for name in ("china.jpg", "flower.jpg"):
+        np.testing.assert_array_equal(_packaged.sample_image(name), datasets.load_sample_image(name))
