@@ -100,3 +100,37 @@ def test_no_file_cites_a_design_outside_the_repository():
             if any(pattern in text for pattern in _OUTSIDE):
                 offenders.append(name)
     assert not offenders, f"these files cite files outside the repository (cite docs/ instead): {offenders}"
+
+
+EXAMPLE_NAMES = {"doe_jane_1234_01_regression.ipynb"}   # an LMS export's file name, shown as an example
+
+
+def _cited_paths(text: str) -> set[str]:
+    """Repository paths a document names in backticks: words with a slash or a known file suffix."""
+    found = set()
+    for span in re.findall(r"`([^`\n]+)`", text):
+        for word in span.split():
+            word = word.strip("()[],;:'\"").split("::")[0]
+            if re.fullmatch(r"[\w./-]+\.(py|md|ipynb|toml|lock|yml|cfg|txt)", word) or (
+                    "/" in word and re.fullmatch(r"(lib|grader|tests|benchmarks|docs|solutions|course|\.ci)/[\w./-]*",
+                                                 word)):
+                found.add(word)
+    return found
+
+
+@pytest.mark.parametrize("doc", ["README.md", "benchmarks/README.md", "docs/architecture.md",
+                                 "docs/adding-a-notebook.md"])
+def test_documents_cite_only_files_that_exist(doc):
+    """A file a document names (in backticks) exists: under the repository root, or the library's (lib/), or
+    beside the document. Paths with placeholders (<student>, NN_x, ...) are not file names and are skipped."""
+    missing = []
+    for path in _cited_paths((REPO / doc).read_text(encoding="utf-8")):
+        if any(c in path for c in "<>*{}") or re.search(r"NN|_x\b|\bN\.", path):
+            continue
+        if path in EXAMPLE_NAMES:
+            continue
+        candidates = [REPO / path, REPO / "lib" / path, REPO / "course" / path, (REPO / doc).parent / path]
+        bare = "/" not in path   # a bare file name: anywhere in the repository
+        if not any(c.exists() for c in candidates) and not (bare and any(REPO.glob(f"**/{path}"))):
+            missing.append(path)
+    assert not missing, f"{doc} cites files that do not exist: {sorted(missing)}"
