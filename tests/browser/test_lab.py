@@ -1,43 +1,29 @@
 """`make lab` in a real browser: JupyterLab on course/, with the nbgrader and widget extensions working.
 
-The server is started through the Makefile (so the target students run is what is tested), with
-LAB_ARGS choosing a free port, a random token and the loopback interface. Only the per-user state
-(HOME, runtime, config, settings and workspaces directories) is private to the test; the lab and
-server extensions installed in .venv stay visible, because finding them is part of what is tested.
+The server is started through the Makefile with LAB_ARGS only (labserver.running_lab), so the default folder it
+serves, course/, is what is tested here; test_notebooks.py runs every notebook on a copy (LAB_DIR).
 
 The notebook is opened from course/ itself, so the test never writes there: autosave is switched off
 in the private user settings, the page is closed without saving, and LAB_ARGS send the checkpoint that
-JupyterLab makes on opening a notebook to a temporary folder. Any change under course/ fails the test
-at teardown, after checkpoint folders and the opened notebook have been put back as they were.
+JupyterLab makes on opening a notebook to a temporary folder. Anything a lab could have written under
+course/ (a new file or folder, a notebook saved with outputs) fails the test at teardown, after checkpoint
+folders and the opened notebook have been put back as they were.
 """
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
-import os
 import re
-import secrets
-import shlex
 import shutil
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import in_ci
+from labserver import REPO, browser_page, running_lab, snapshot, written_by_a_lab
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 COURSE = REPO / "course"
-CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOK = "01_regression/01_regression.ipynb"
 
 # Labextension names as installed in .venv/share/jupyter/labextensions.
@@ -56,204 +42,42 @@ IPYMPL_PROBE = (
     "plt.ioff(); fig = plt.figure(); plt.plot([0, 1], [1, 0]); fig.canvas"
 )
 
-SERVER_START_S = 90
-UI_TIMEOUT_MS = 60_000  # first load of JupyterLab plus a kernel start on a slow CI machine
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-# Private user settings: no autosave (the notebook lives in course/), no news or update checks (no network).
-USER_SETTINGS = {
-    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "checkForUpdates": False,
-        "fetchNews": "false",
-    },
-}
-
-
-def _missing(reason: str) -> None:
-    """Skip on a developer machine; fail in CI, where .ci/run installs what is needed."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI is set, and .ci/run installs it)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def sync_playwright():
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} is missing: apt-get install chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is missing: pip install -r requirements.lock")
-    return sync_playwright
-
 
 # --- the server ------------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _snapshot(root: Path) -> dict[Path, bytes | None]:
-    """Every file and folder under root; files with their bytes, folders as None."""
-    return {p: (p.read_bytes() if p.is_file() else None) for p in root.rglob("*")}
-
-
-def _changes(root: Path, before: dict[Path, bytes | None]) -> list[str]:
-    now = _snapshot(root)
-    created = [f"created {p.relative_to(REPO)}" for p in sorted(set(now) - set(before))]
-    removed = [f"removed {p.relative_to(REPO)}" for p in sorted(set(before) - set(now))]
-    modified = [f"modified {p.relative_to(REPO)}" for p in sorted(set(now) & set(before)) if now[p] != before[p]]
-    return created + removed + modified
-
-
 def _restore(root: Path, before: dict[Path, bytes | None]) -> list[str]:
-    """Undo what a lab session writes under root; returns every change found there.
+    """Undo what a lab session wrote under root; returns what it wrote (labserver.written_by_a_lab).
 
-    Only what JupyterLab itself writes is undone (checkpoint folders, the notebook the test opened), so that
-    a concurrent `make release` or an editor's work under course/ is reported but never reverted.
+    Only what JupyterLab itself writes is undone (new checkpoint folders; the notebook the test opened, if it was
+    saved with outputs or removed), so that a concurrent `make release` or an editor's work under course/ is
+    neither reported nor reverted.
     """
-    changes = _changes(root, before)
+    found = written_by_a_lab(root, before)
     for p in root.rglob(".ipynb_checkpoints"):
         if p not in before and p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
     opened = root / NOTEBOOK
-    if before.get(opened) is not None and (not opened.is_file() or opened.read_bytes() != before[opened]):
+    saved = any(change.startswith(f"modified {opened.relative_to(REPO)} ") for change in found)
+    if before.get(opened) is not None and (saved or not opened.is_file()):
         opened.write_bytes(before[opened])
-    return changes
-
-
-class Lab:
-    """A running `make lab`: its URL, token, process group and log."""
-
-    def __init__(self, proc: subprocess.Popen, port: int, token: str, log: Path, command: list[str], home: Path):
-        self.proc, self.port, self.token, self.log, self.command = proc, port, token, log, command
-        self.base = f"http://127.0.0.1:{port}"
-        self.checkpoints = home / "checkpoints"  # --FileCheckpoints.checkpoint_dir, outside course/
-        self.course_before: dict[Path, bytes | None] = {}
-
-    def url(self, path: str, token: str | None = None, **query: str) -> str:
-        query["token"] = self.token if token is None else token
-        return f"{self.base}/{path.lstrip('/')}?" + urllib.parse.urlencode(query)
-
-    def get(self, path: str, token: str | None = None, **query: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(self.url(path, token, **query), timeout=10) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode(errors="replace")
-
-    def get_json(self, path: str, **query: str):
-        status, body = self.get(path, **query)
-        assert status == 200, f"GET {path} answered {status}: {body[:500]}\n{self.log_tail()}"
-        return json.loads(body)
-
-    def request(self, method: str, path: str) -> None:
-        req = urllib.request.Request(self.url(path), method=method)
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(req, timeout=10).close()
-
-    def log_tail(self, n: int = 40) -> str:
-        lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
-        return "server log (last lines):\n" + "\n".join(lines[-n:])
-
-    def wait_until_up(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"`{shlex.join(self.command)}` exited with {self.proc.returncode}\n{self.log_tail()}")
-            with contextlib.suppress(OSError):
-                if self.get("api/status")[0] == 200:
-                    return
-            time.sleep(0.5)
-        pytest.fail(f"JupyterLab did not answer on port {self.port} within {timeout:.0f} s\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            # Kernels run in sessions of their own: shut them down through the server first.
-            with contextlib.suppress(Exception):
-                for kernel in self.get_json("api/kernels"):
-                    self.request("DELETE", f"api/kernels/{kernel['id']}")
-        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(self.proc.pid, sig)  # make and the jupyter server it spawned
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        if not saved:
+            found.append(f"removed {opened.relative_to(REPO)}")
+    return found
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """`make lab LAB_ARGS=...` from the repository root, stopped (whole process group) at the end."""
-    if shutil.which("make") is None:
-        _missing("make is not installed")
-    # `lab` depends on `setup`, which would reinstall the virtual environment the tests are running from.
-    stale = subprocess.run(["make", "-q", "setup"], cwd=REPO, capture_output=True).returncode
-    if stale:
-        pytest.fail(".venv is older than requirements.lock/pyproject.toml: run `make setup` first")
-
-    home = tmp_path_factory.mktemp("lab-home")
-    settings = home / "settings"
-    for name, values in USER_SETTINGS.items():
-        (settings / name).parent.mkdir(parents=True, exist_ok=True)
-        (settings / name).write_text(json.dumps(values))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
-    env.update(
-        HOME=str(home),
-        JUPYTER_CONFIG_DIR=str(home / "config"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(settings),
-        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
-        IPYTHONDIR=str(home / "ipython"),
-        MPLCONFIGDIR=str(home / "matplotlib"),
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-
-    port, token = _free_port(), secrets.token_hex(16)
-    lab_args = [
-        "--no-browser",
-        f"--port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        "--ServerApp.ip=127.0.0.1",
-        # JupyterLab creates a checkpoint when it opens a notebook; keep it out of course/.
-        f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}",
-    ]
-    # No --allow-root here: `make lab` adds it when run as root (containers, CI), as a student runs it.
-    command = ["make", "--no-print-directory", "lab", f"LAB_ARGS={shlex.join(lab_args)}"]
-
-    before = _snapshot(COURSE)
-    log = home / "lab.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Lab(proc, port, token, log, command, home)
-    server.course_before = before
+    """`make lab LAB_ARGS=...` on its default folder, course/; course/ must be as it was afterwards."""
+    before = snapshot(COURSE)
+    found: list[str] = []
     try:
-        server.wait_until_up(SERVER_START_S)
-        yield server
+        with running_lab(tmp_path_factory.mktemp("lab-home")) as server:
+            server.course_before = before
+            yield server
     finally:
-        server.stop()
-        changes = _restore(COURSE, before)
-    assert not changes, "course/ changed while the lab ran: " + ", ".join(changes)
+        found = _restore(COURSE, before)
+    assert not found, "course/ changed while the lab ran: " + ", ".join(found)
 
 
 # --- over HTTP -------------------------------------------------------------------------------------------------
@@ -314,38 +138,21 @@ def test_nbgrader_server_extension_is_enabled(lab):
 # --- in the browser --------------------------------------------------------------------------------------------
 
 
-def test_notebook_widgets_and_nbgrader_in_browser(lab, sync_playwright, tmp_path):
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import expect
-
-    shot = tmp_path / "lab-failure.png"
-    console: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            expect.set_options(timeout=UI_TIMEOUT_MS)
-            page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
-            page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
-            try:
-                _drive_notebook(page, lab, expect)
-            except (AssertionError, PlaywrightError) as e:
-                with contextlib.suppress(PlaywrightError):
-                    page.screenshot(path=str(shot), full_page=True)
-                errors = "\n".join(console[-20:]) or "(none)"
-                pytest.fail(f"{e}\nscreenshot: {shot}\nbrowser console errors:\n{errors}\n{lab.log_tail()}")
-        finally:
-            browser.close()  # without saving: autosave is off and nothing asked to save
+def test_notebook_widgets_and_nbgrader_in_browser(lab, chromium, tmp_path):
+    # A context of its own, closed without saving: autosave is off and nothing asks to save.
+    with browser_page(chromium, lab, tmp_path / "lab-failure.png") as page:
+        _drive_notebook(page, lab)
 
     # Opening the notebook made its checkpoint where LAB_ARGS said, and nothing under course/ was written
     # (no save, no checkpoint); teardown restores course/ regardless, and fails if it had to.
     assert lab.get_json(f"api/contents/{NOTEBOOK}/checkpoints"), "no checkpoint for the opened notebook"
     assert (lab.checkpoints / "01_regression-checkpoint.ipynb").is_file(), sorted(lab.checkpoints.glob("*"))
-    assert not _changes(COURSE, lab.course_before), _changes(COURSE, lab.course_before)
+    assert not written_by_a_lab(COURSE, lab.course_before), written_by_a_lab(COURSE, lab.course_before)
 
 
-def _drive_notebook(page, lab, expect) -> None:
+def _drive_notebook(page, lab) -> None:
+    from playwright.sync_api import expect
+
     page.goto(lab.url(f"lab/tree/{NOTEBOOK}"), wait_until="domcontentloaded")
 
     # The notebook is open, its kernel started and idle.
