@@ -131,6 +131,8 @@ class SaveVerdicts(NbGraderPreprocessor):
                                      "its result itself, so it earns nothing")
             v.reasons = [text.clean(r) for r in v.reasons]
             verdicts[grade_id] = v
+        _explain(nb, verdicts)
+        for grade_id, v in verdicts.items():
             _attach(nb, grade_id, v.text())
         self._save(nb, info, verdicts)
         report = {"notebook": nb_id, **run["run"],
@@ -247,3 +249,16 @@ def _clean_output(out) -> nbformat.NotebookNode | None:
 
 def _joined(value) -> str:
     return text.clean("".join(map(str, value)) if isinstance(value, list) else value)
+
+
+def _explain(nb, verdicts: dict[str, verdict.CellVerdict]) -> None:
+    """Reasons that name the earlier cell that did not run, where that cost a test cell its results
+    (``verdict.explain_failures``), so the autograded notebook (formgrader), the feedback page and the tables say
+    the same. Untrusted outputs: an explanation that cannot be made leaves the reasons as they were."""
+    cells = [{"grade_id": g, "reasons": v.reasons} for g, v in verdicts.items()]
+    try:
+        explained = verdict.explain_failures(nb, cells)
+    except Exception:
+        return
+    for cell in explained:
+        verdicts[cell["grade_id"]].reasons = [text.clean(r) for r in cell["reasons"]]

@@ -22,8 +22,9 @@ The steps of one submission:
    trusted scores, then nbgrader's own remaining steps.
 4. ``collect``: the notebook run reports written during autograde become the
    submission's per-cell results.
-5. ``feedback``: nbgrader generate_feedback, then the HTML is sanitized
-   (grader/feedback.py).
+5. ``feedback``: nbgrader generate_feedback with the grader's exporter (formulas
+   as MathML, the final verdicts, tracebacks without library frames), then each
+   page gets a summary at its top and is sanitized (grader/feedback.py).
 
 A step that fails (a ``StepError``, an ``OSError`` such as a full disk, or a
 bug) ends that submission with one of grader.settings.STATUSES (the
@@ -352,8 +353,7 @@ def stage(ws: Workspace, sub: Submission) -> None:
             if not isinstance(nb.get("cells"), list):
                 raise ValueError("no cells")
         except Exception as exc:
-            raise StepError(f"{nb_name} is not a readable notebook ({type(exc).__name__}: "
-                            f"{text.clean(str(exc)[:200])})", "invalid notebook") from None
+            raise StepError(unreadable(nb_name, exc), "invalid notebook") from None
         cleaned = text.clean_data(nb)
         if cleaned != nb:   # lone surrogates (JSON escapes) in a cell: escaped, so that every later write works
             nbformat.write(nbformat.from_dict(cleaned), str(dest / nb_name))
@@ -408,7 +408,7 @@ def collect(ws: Workspace, sub: Submission) -> None:
         report = run_report_path(ws.root, sub.student, sub.assignment, nb_path.stem)
         if report.exists():
             run = json.loads(report.read_text(encoding="utf-8"))
-            sub.cells += run.pop("cells")
+            sub.cells += run.pop("cells")   # reasons already name a cell that did not run (grader/execute.py)
             sub.runs.append(run)
             if run["status"] != "ok":
                 sub.note(f"{run['notebook']}: {run['detail']}")
@@ -422,15 +422,52 @@ def collect(ws: Workspace, sub: Submission) -> None:
 
 
 def feedback(ws: Workspace, sub: Submission) -> None:
-    """nbgrader generate_feedback, then every feedback page is sanitized."""
+    """nbgrader generate_feedback with the grader's exporter (grader/feedback.py: formulas as MathML, the final
+    verdict under each test cell, tracebacks without library frames), then each page gets its summary at the top
+    and is sanitized."""
     from grader import feedback as fb
 
-    result = ws.api().generate_feedback(sub.assignment, sub.student, force=True)
+    api = ws.api()
+    verdicts = {f"{c['notebook']}/{c['grade_id']}": _verdict_text(c) for c in sub.cells}
+    api.update_config(fb.exporter_config(api.config.GenerateFeedback.get("preprocessors"), verdicts))
+    result = api.generate_feedback(sub.assignment, sub.student, force=True)
     if not result["success"]:
         ws.log(sub.student, sub.assignment, result.get("log", "") + result.get("error", ""))
         raise StepError("could not write the feedback: " + _last_line(result.get("log", "")))
     for page in sorted((ws.root / "feedback" / sub.student / sub.assignment).rglob("*.html")):
-        fb.sanitize_file(page)
+        source = ws.root / "source" / sub.assignment / f"{page.stem}.ipynb"
+        summary = None
+        if source.exists():
+            cells = [c for c in sub.cells if c.get("notebook") == page.stem]
+            summary = fb.summary_html(fb.summary_rows(nbformat.read(str(source), as_version=4), cells))
+        fb.finish_page(page, summary)
+
+
+def _verdict_text(cell: dict) -> str:
+    """The verdict shown under a test cell, in the form SaveVerdicts writes it (grader/verdict.py)."""
+    from grader.verdict import CellVerdict
+
+    return CellVerdict(cell["grade_id"], cell["points"], cell["score"], list(cell.get("reasons", []))).text()
+
+
+def unreadable(nb_name: str, exc: Exception) -> str:
+    """Why a submitted notebook cannot be read, in words a student can act on (where JSON says it: the line and
+    column)."""
+    cause = exc if isinstance(exc, json.JSONDecodeError) else exc.__cause__ or exc.__context__
+    fix = "redo the work in a fresh copy of the notebook"
+    if isinstance(cause, json.JSONDecodeError) and cause.doc.strip():
+        what = f"it is not valid JSON: {cause.msg.removesuffix(' at')} at line {cause.lineno}, column {cause.colno}"
+        fix = f"open it in a text editor at line {cause.lineno}, column {cause.colno} and mend it, or {fix}"
+    elif isinstance(cause, json.JSONDecodeError):
+        what = "the file is empty"
+    elif isinstance(exc, UnicodeDecodeError):
+        what = f"it is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    elif type(exc).__name__ == "ValidationError":
+        what = f"it is JSON but not a notebook: {getattr(exc, 'message', exc)}"
+    else:
+        what = f"it is JSON but not a notebook ({type(exc).__name__}: {exc})"
+    return text.clean(f"{nb_name} is not a readable notebook: {' '.join(what.split())[:300]}; so it was not graded "
+                      f"and every exercise in it scores 0: {fix}")
 
 
 _METADATA = re.compile(r"metadata may be corrupted|does not have a grade_id|schema version|find_graded_cell|"
@@ -488,6 +525,7 @@ def grade_one(ws: Workspace, sub: Submission, steps: list[Step] = STEPS) -> Subm
             sub.status = outcome(sub)
     if broke:
         ws.log(sub.student, sub.assignment, sub.reason)
+        _guarded(ws, sub, "listing the exercises", _not_graded)
         _guarded(ws, sub, "recording the score 0", _zero)
     _guarded(ws, sub, "reading the totals", _totals)
     sub.seconds = round(time.monotonic() - start, 2)
@@ -515,6 +553,25 @@ def _guarded(ws: Workspace, sub: Submission, what: str, action: Callable[[Worksp
         sub.status = "crashed"
         why = _os_reason(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {text.clean(exc)[:300]}"
         sub.note(f"{what}: {why}")
+
+
+def _not_graded(ws: Workspace, sub: Submission) -> None:
+    """A submission whose notebook could not be read or matched with the assignment (``invalid notebook``) lists
+    every exercise of the assignment at 0 with the reason, and gets a feedback page that says why
+    (grader/feedback.py)."""
+    from grader import feedback as fb
+
+    if sub.status != "invalid notebook" or sub.cells or not (_ID.match(sub.student) and _ID.match(sub.assignment)):
+        return
+    for nb_path in ws.source_notebooks(sub.assignment):
+        cells = [{"notebook": nb_path.stem, "grade_id": grade_id, "score": 0.0, "points": cell["points"],
+                  "reasons": [sub.reason]} for grade_id, cell in hidden.graded_test_cells(nb_path).items()]
+        sub.cells += cells
+        page = ws.root / "feedback" / sub.student / sub.assignment / f"{nb_path.stem}.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        rows = fb.summary_rows(nbformat.read(str(nb_path), as_version=4), cells)
+        text.write_text(page, fb.failure_page(nb_path.stem, sub.reason, rows))
+        fb.finish_page(page)
 
 
 def _zero(ws: Workspace, sub: Submission) -> None:

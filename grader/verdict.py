@@ -4,7 +4,9 @@ This module is the grader's one door to the library's judging code (the
 exercise descriptions with their ``Exercise.judge``, and the data protocol): every other
 grader module reaches them through the names defined here. It owns the hidden
 cases (drawn from a seed only the grader knows), decoding the results a kernel
-recorded (untrusted bytes, never unpickled) and the points of a graded cell.
+recorded (untrusted bytes, never unpickled), the points of a graded cell, and
+(``explain_failures``) the words that say which earlier cell of the executed
+notebook did not run when that cost a test cell its points.
 It runs in the grader's own process; the kernel only ever sees the cases (as
 data) and hands back results (as data), so it cannot reach the comparison.
 """
@@ -15,6 +17,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,3 +161,99 @@ def judge_cell(grade_id: str, points: float, names: list[str], cases: dict[str, 
         if mistake:
             mistakes[name] = mistake
     return CellVerdict(grade_id, points, round(points * passed / len(names), 6), reasons, outcome, mistakes)
+
+
+# -- why a test cell lost its points: an earlier cell that did not run --------------------------------------------
+
+NO_RESULTS = "no results were recorded"
+_SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_CELL_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")
+_SYNTAX_WHERE = re.compile(r"^(?P<message>.*?)\s*\([^()]*, line (?P<line>\d+)\)$", re.DOTALL)
+_UNDEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
+
+
+def explain_failures(nb, cells: list[dict]) -> list[dict]:
+    """``cells`` (the graded cells of one notebook, as ``SaveVerdicts`` reported them) with reasons that say why a
+    test cell could not run, read from the executed notebook ``nb``; the input is not changed.
+
+    A test cell whose function is not defined (a ``NameError`` in the cell, or raised by a function it called)
+    names the earlier cell that failed and defines that name at its top level: an answer cell with a
+    ``SyntaxError`` defines nothing at all; one that raised (a ``NameError`` at its top level) stopped before the
+    definition. Only a cell above the test cell whose output is an error is ever named; a test cell that stopped on
+    its own error says which."""
+    code = [c for c in nb.cells if c.get("cell_type") == "code"]
+    where = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(code)}
+    explained = []
+    for cell in cells:
+        position = where.get(cell.get("grade_id"))
+        if position is None:
+            explained.append(cell)
+            continue
+        reasons = [_explain_reason(code, position, str(r)) for r in cell.get("reasons", [])]
+        explained.append({**cell, "reasons": reasons})
+    return explained
+
+
+def _explain_reason(code: list, position: int, reason: str) -> str:
+    name, _, why = reason.partition(": ")
+    test_error = _error_output(code[position])
+    if why.startswith(NO_RESULTS):
+        undefined = _UNDEFINED.search(f"{test_error.get('ename')}: {test_error.get('evalue')}") if test_error else None
+        if undefined:
+            failed = _failed_definition(code, position, undefined.group(1))
+            if failed:
+                return f"{name}: {_cause(*failed, undefined.group(1))}, so this test could not run"
+        if test_error:
+            return (f"{name}: this test cell stopped with {_one_line(test_error)} before it reached hidden_test, so "
+                    f"{NO_RESULTS}")
+        return reason
+    undefined = _UNDEFINED.search(why)
+    if undefined:
+        failed = _failed_definition(code, position, undefined.group(1))
+        if failed:
+            return f"{reason}; {_cause(*failed, undefined.group(1))}, so `{undefined.group(1)}` does not exist"
+    return reason
+
+
+def _error_output(cell) -> dict | None:
+    return next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+
+
+def _failed_definition(code: list, position: int, name: str) -> tuple | None:
+    """(cell, its error, whether it is the nearest answer cell above) for the last cell above ``position`` that
+    failed and defines ``name`` at its top level."""
+    n = re.escape(name)
+    pattern = re.compile(rf"^(?:(?:async\s+)?def|class)\s+{n}\b|^(?:[\w.]+\s*,\s*)*{n}\s*(?:,[^=\n]*)?"
+                         rf"(?::[^=\n]*)?=(?!=)|^(?:from\s+\S+\s+)?import\s.*\b{n}\b", re.MULTILINE)
+    answers = [i for i in range(position) if code[i].get("metadata", {}).get("nbgrader", {}).get("solution")]
+    for i in range(position - 1, -1, -1):
+        error = _error_output(code[i])
+        if error and pattern.search(str(code[i].get("source", ""))):
+            return code[i], error, bool(answers) and answers[-1] == i
+    return None
+
+
+def _cause(cell, error: dict, nearest: bool, name: str) -> str:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    grade_id = meta.get("grade_id")
+    if grade_id and meta.get("solution"):
+        label = f"cell `{grade_id}` ({'the' if nearest else 'an'} answer cell above)"
+    elif grade_id:
+        label = f"cell `{grade_id}` above"
+    else:
+        first = next((ln.strip() for ln in str(cell.get("source", "")).splitlines() if ln.strip()), "")
+        label = f"the cell above that starts `{first[:60]}`"
+    ename = str(error.get("ename", "Error"))
+    if ename in _SYNTAX_ERRORS:
+        m = _SYNTAX_WHERE.match(str(error.get("evalue", "")))
+        message, line = (m.group("message"), m.group("line")) if m else (str(error.get("evalue", "")), None)
+        at = f" at line {line}" if line else ""
+        return f"{label} does not run: {ename}{at}: {message[:200]}; nothing it defines exists"
+    m = _CELL_LINE.search(_ANSI.sub("", "\n".join(map(str, error.get("traceback", [])))))
+    at = f" at line {m.group(1)}" if m else ""
+    return f"{label} stopped{at} with {_one_line(error)}, before it defined `{name}`"
+
+
+def _one_line(error: dict) -> str:
+    return " ".join(f"{error.get('ename', 'Error')}: {error.get('evalue', '')}".split())[:200]

@@ -50,9 +50,10 @@ def sigmoid(z):
 
 WARNING_MSE = '''
 def mse(y_hat, y):
-    import torch
-    t = torch.tensor(torch.as_tensor(y_hat, dtype=torch.float64))  # PyTorch UserWarning on stderr
-    return float(((t - torch.as_tensor(y)) ** 2).mean())
+    import sys
+    print("a line of the student's own on stderr", file=sys.stderr)
+    np.log(np.zeros(1))  # RuntimeWarning: divide by zero (01 is graded without torch, so no PyTorch warning here)
+    return float(np.mean((y_hat - y) ** 2))
 '''
 
 

@@ -98,3 +98,98 @@ def test_a_protocol_folder_is_judged_like_the_sandboxs_results(tmp_path, cases):
     assert verdict.judge_cell("test_mse", 2, [NAME], cases, tmp_path).score == 2
     verdict.write_inputs(tmp_path, cases)   # a new run starts without the old results
     assert verdict.judge_cell("test_mse", 2, [NAME], cases, tmp_path).score == 0
+
+
+# -- explain_failures: which earlier cell cost a test cell its points ----------------------------------------------
+
+def _code(source: str, grade_id: str | None = None, solution: bool = False, error: tuple | None = None):
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(source)
+    if grade_id:
+        cell.metadata["nbgrader"] = {"grade_id": grade_id, "solution": solution, "grade": not solution}
+    if error:
+        ename, evalue, traceback = error
+        cell.outputs = [nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=traceback)]
+    return cell
+
+
+def _undefined(name: str) -> tuple:
+    """A test cell's error as SaveVerdicts leaves it: the traceback cut to its last line."""
+    return ("NameError", f"name '{name}' is not defined", [f"NameError: name '{name}' is not defined"])
+
+
+SYNTAX = ("SyntaxError", "incomplete input (605628457.py, line 3)",
+          ["  \x1b[36mCell\x1b[39m \x1b[32mIn[5]\x1b[39m\x1b[32m, line 3\x1b[39m\n    return np.linalg.solve(A, b\n",
+           "\x1b[31mSyntaxError\x1b[39m: incomplete input\n"])
+TOP_LEVEL = ("NameError", "name 'helper' is not defined",
+             ["\x1b[31m-----\x1b[39m", "\x1b[31mNameError\x1b[39m    Traceback (most recent call last)",
+              "\x1b[36mCell\x1b[39m \x1b[32mIn[7]\x1b[39m\x1b[32m, line 2\x1b[39m\n---> 2 x = helper()\n",
+              "\x1b[31mNameError\x1b[39m: name 'helper' is not defined"])
+NO_RESULTS = f"{NAME}: no results were recorded (the test cell did not reach hidden_test, or it was removed)"
+
+
+def _notebook(*cells):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = list(cells)
+    return nb
+
+
+def _cell(reason: str = NO_RESULTS) -> dict:
+    return {"notebook": "nb", "grade_id": "test_mse", "score": 0.0, "points": 2.0, "reasons": [reason]}
+
+
+def test_a_syntax_error_in_the_answer_cell_is_named_in_its_test_cells_verdict():
+    nb = _notebook(_code("import numpy as np"),
+                   _code("def mse(a, b):\n    A = a\n    return np.linalg.solve(A, b\n", "mse", True, SYNTAX),
+                   _code("hidden_test('regression.mse', mse)", "test_mse", error=_undefined("mse")))
+    cells = [_cell()]
+    [got] = verdict.explain_failures(nb, cells)
+    assert got["reasons"] == [f"{NAME}: cell `mse` (the answer cell above) does not run: SyntaxError at line 3: "
+                              "incomplete input; nothing it defines exists, so this test could not run"]
+    assert cells == [_cell()], "the cells given must not change"
+
+
+def test_an_answer_cell_that_raised_before_its_definition_is_named_with_the_line():
+    nb = _notebook(_code("x = 1\nx = helper()\ndef mse(a, b):\n    return 0.0\n", "mse", True, TOP_LEVEL),
+                   _code("def other():\n    pass\n", "other", True),
+                   _code("hidden_test('regression.mse', mse)", "test_mse", error=_undefined("mse")))
+    [got] = verdict.explain_failures(nb, [_cell()])
+    assert got["reasons"] == [f"{NAME}: cell `mse` (an answer cell above) stopped at line 2 with NameError: name "
+                              "'helper' is not defined, before it defined `mse`, so this test could not run"]
+
+
+def test_a_function_that_calls_a_missing_one_says_which_cell_did_not_define_it():
+    nb = _notebook(_code("def mse_gradient(X):\n    return X\n", "mse_gradient", True, SYNTAX),
+                   _code("def descent(X):\n    return mse_gradient(X)\n", "descent", True),
+                   _code("hidden_test('regression.descent', descent)", "test_mse"))
+    judged = f"{NAME}: case 1: your function raised NameError: name 'mse_gradient' is not defined (line 2)"
+    [got] = verdict.explain_failures(nb, [_cell(judged)])
+    assert got["reasons"] == [f"{judged}; cell `mse_gradient` (an answer cell above) does not run: SyntaxError at "
+                              "line 3: incomplete input; nothing it defines exists, so `mse_gradient` does not exist"]
+
+
+@pytest.mark.parametrize("case", ["defines another name", "fails after the test", "did not fail"])
+def test_only_a_cell_that_really_failed_above_and_defines_the_name_is_named(case):
+    answer = {"defines another name": _code("def mean(a):\n    return a\n", "mean", True, SYNTAX),
+              "fails after the test": None,
+              "did not fail": _code("def mse(a, b):\n    return 0\n", "mse", True)}[case]
+    cells = [c for c in (_code("import numpy as np"), answer) if c is not None]
+    cells.append(_code("hidden_test('regression.mse', mse)", "test_mse", error=_undefined("mse")))
+    if case == "fails after the test":
+        cells.append(_code("def mse(a, b):\n    return 0\n", "mse", True, SYNTAX))
+    [got] = verdict.explain_failures(_notebook(*cells), [_cell()])
+    assert got["reasons"] == [f"{NAME}: this test cell stopped with NameError: name 'mse' is not defined before it "
+                              "reached hidden_test, so no results were recorded"]
+    assert "cell `" not in got["reasons"][0]
+
+
+def test_reasons_that_no_failed_cell_explains_stay_as_they_were():
+    nb = _notebook(_code("def mse(a, b):\n    return 0\n", "mse", True, SYNTAX),
+                   _code("hidden_test('regression.mse', mse)", "test_mse"))
+    plain = [_cell(), _cell(f"{NAME}: random case 1: your result differs"), _cell(f"{NAME}: passed all 7 hidden cases")]
+    assert verdict.explain_failures(nb, plain) == plain
+    other = {**_cell(), "grade_id": "test_unknown"}    # a cell the notebook does not have
+    assert verdict.explain_failures(nb, [other]) == [other]
