@@ -96,6 +96,10 @@ def plain_nbgrader(subs: Path, root: Path, source: Path) -> float:
     c.CourseDirectory.course_id = COURSE_ID
     c.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
     c.Execute.timeout = 300
+    # IPC sockets, not TCP, for the kernels nbgrader starts: local kernels need no network, and ipykernel then has
+    # no "running over TCP without encryption" warning to print for every notebook.
+    c.KernelManager.transport = "ipc"
+    c.KernelManager.ip = str(root / "kernel")
     shutil.copytree(source, root / "source")
     shutil.copytree(subs, root / "submitted")
     api = NbGraderAPI(config=c)
