@@ -82,11 +82,14 @@ def test_a_score_given_by_hand_in_formgrader_reaches_grades_csv(chromium, graded
         assert before["code_score"] == before["max_code_score"] > 0, before   # every automatic point, as graded
         assert before["written_score"] == 0 and before["max_written_score"] > 0
         with browser_page(chromium, lab, screenshots / "formgrader-failure.png", width=1200, height=900) as page:
-            page.goto(lab.url(f"formgrader/gradebook/{AID}/{AID}"))
+            # As README says: log in with the URL the server prints (JupyterLab), then open formgrader.
+            page.goto(lab.url("lab"))
+            expect(page.locator("#jp-main-dock-panel")).to_be_visible()
+            page.goto(f"{lab.base}/formgrader/gradebook/{AID}/{AID}")
             row = page.locator("tr", has_text="Submission #1")
             expect(row).to_have_count(1)
             expect(row).to_contain_text(f"{before['score']:g} / {before['max_score']:g}")
-            page.goto(lab.url(f"formgrader/submissions/{before['id']}/", index="0"))
+            page.goto(f"{lab.base}/formgrader/submissions/{before['id']}/?index=0")
             box = page.locator(f"input#{WRITTEN}")
             expect(box).to_be_visible()
             box.scroll_into_view_if_needed()

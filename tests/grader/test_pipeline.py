@@ -251,3 +251,26 @@ def test_the_summary_table_and_the_exit_status(tmp_path, monkeypatch, capsys):
     assert "e\\udcff" in out and "alice  " not in out.split("reason")[-1]
     monkeypatch.setattr(pipeline, "grade_batch", lambda *a, **kw: done[:1])
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+
+
+def test_the_alembic_head_read_in_process_is_the_one_nbgrader_finds():
+    """The gradebook's schema stamp comes from nbgrader's own migration scripts, read here instead of by the
+    `alembic heads` command nbgrader would run: both give the same head."""
+    import subprocess
+    import sys
+
+    import nbgrader.api
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
+        alembic = str(Path(sys.executable).with_name("alembic"))
+        expected = subprocess.check_output([alembic, "-c", ini, "heads"], text=True).split()[0]
+    original = nbgrader.api.get_alembic_version
+    try:
+        from grader import pipeline
+
+        pipeline._in_process_alembic_head()
+        assert getattr(nbgrader.api.get_alembic_version, "in_process", False)
+        assert nbgrader.api.get_alembic_version() == expected
+    finally:
+        nbgrader.api.get_alembic_version = original
