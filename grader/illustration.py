@@ -20,7 +20,8 @@ It cannot change a graded result, by construction:
   assignments) is read by a later cell that runs, it changes no process-wide
   numerical setting (``GLOBAL_SETTERS``: default dtype, thread counts,
   floating-point error modes, ...; as a ``with`` block it is undone and so
-  allowed), and it holds no IPython magic or shell escape other than
+  allowed, and ``set_num_threads(1)`` is what the grader's kernel has
+  anyway), and it holds no IPython magic or shell escape other than
   ``%matplotlib``. A tagged cell that fails this is run anyway, and ``check``
   says why.
 * Random numbers cannot leak from a skipped cell either: the grader's kernel
@@ -116,6 +117,12 @@ set_float32_matmul_precision set_detect_anomaly setrecursionlimit
 """.split())
 
 
+def _one_thread(node: ast.Call, name: str) -> bool:
+    """``set_num_threads(1)``: what the grader's kernel has anyway (OMP_NUM_THREADS=1, grader/sandbox.py)."""
+    return (name == "set_num_threads" and len(node.args) == 1 and not node.keywords
+            and isinstance(node.args[0], ast.Constant) and node.args[0].value == 1)
+
+
 def global_setting(tree: ast.AST) -> str:
     """The name of a process-wide setting the code changes outside a ``with`` block, or ""."""
     undone = {id(item.context_expr) for node in ast.walk(tree) if isinstance(node, ast.With | ast.AsyncWith)
@@ -124,7 +131,7 @@ def global_setting(tree: ast.AST) -> str:
         if isinstance(node, ast.Call) and id(node) not in undone:
             f = node.func
             name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
-            if name in GLOBAL_SETTERS:
+            if name in GLOBAL_SETTERS and not _one_thread(node, name):
                 return name
     return ""
 

@@ -42,7 +42,7 @@ def _synthetic():
         _code("history = [f(i) for i in range(3)]", tagged=True),                      # 3 read by 7: runs
         _code("fig = history[0]\nshow = fig", tagged=True),                            # 4 read only by 5 (skipped)
         _code("print(show)", tagged=True),                                             # 5 binds nothing
-        _code("np.random.seed(0)\ntorch.set_num_threads(1)", tagged=True),            # 6 a global setting
+        _code("np.random.seed(0)\ntorch.set_num_threads(2)", tagged=True),            # 6 a global setting
         _code("total = sum(history)", tagged=False),                                   # 7 runs
         _code("model = {}\n", tagged=False),                                           # 8
         _code("model['w'] = 1", tagged=True),                                          # 9 changes model, read by 11
@@ -71,10 +71,13 @@ def test_seeds_and_draws_may_be_skipped_global_settings_only_inside_a_with_block
                 _code("with threadpool_limits(limits=1):\n    y = 1", tagged=True),
                 _code("torch.set_default_dtype(torch.float64)", tagged=True),
                 _code("np.seterr(all='raise')", tagged=True),
+                _code("torch.set_num_threads(1)", tagged=True),
+                _code("torch.set_num_threads(4)", tagged=True),
                 _code("print(1)")]
     verdicts = illustration.check(nb)
     assert verdicts[0] == "" and verdicts[1] == ""
     assert "set_default_dtype" in verdicts[2] and "seterr" in verdicts[3]
+    assert verdicts[4] == "" and "set_num_threads" in verdicts[5]   # one thread: the grader's kernel has one
 
 
 def test_a_later_cell_that_cannot_be_read_is_taken_to_read_everything():

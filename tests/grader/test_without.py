@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.slow,
 CHEATS = {
     "plain": "import torch\n    return float(torch.mean((torch.as_tensor(y_pred) - torch.as_tensor(y)) ** 2))",
     "hook_removed": ("import sys\n    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != 'Hook']\n"
-                     "    import torch\n    return float(torch.mean((torch.as_tensor(y_pred) - torch.as_tensor(y)) ** 2))"),
+                     "    import torch\n"
+                     "    return float(torch.mean((torch.as_tensor(y_pred) - torch.as_tensor(y)) ** 2))"),
     "by_path": ("import importlib.util, sys\n    spec = importlib.util.find_spec('numpy')\n"
                 "    root = spec.submodule_search_locations[0].rsplit('/numpy', 1)[0] + '/torch/_C'\n"
                 "    import os\n    found = os.listdir(root.rsplit('/_C', 1)[0])\n"
